@@ -1,4 +1,4 @@
-/** API key authentication: constant-time comparison of SHA-256 digests, and the key's identity for limits. */
+/** API key authentication with constant-time comparison, and the key's identity for limits. */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ApiKey } from "./config.ts";
 import { HttpError } from "./errors.ts";
@@ -14,8 +14,19 @@ export interface KeyIdentity {
 }
 
 interface Entry {
-  digest: Buffer;
+  key: string;
   identity: KeyIdentity;
+}
+
+/** Up to this many keys are checked by comparing against every one; more are looked up by SHA-256 digest. */
+const SCAN_LIMIT = 64;
+
+/** Compares without an early exit: the time depends on the configured key's length only, not on the guess. */
+export function constantTimeEqual(configured: string, presented: string): boolean {
+  let diff = configured.length ^ presented.length;
+  const wrap = presented.length || 1;
+  for (let i = 0; i < configured.length; i++) diff |= configured.charCodeAt(i) ^ (presented.charCodeAt(i % wrap) | 0);
+  return diff === 0;
 }
 
 function digest(key: string): Buffer {
@@ -24,15 +35,19 @@ function digest(key: string): Buffer {
 
 /** Checks presented API keys against the configured ones. */
 export class Authenticator {
-  readonly #byDigest = new Map<string, Entry>();
+  readonly #entries: Entry[] = [];
+  readonly #byDigest = new Map<string, { digest: Buffer; identity: KeyIdentity }>();
   readonly #anonymous: KeyIdentity | undefined;
 
   /** `enabled: false` admits everyone as one shared identity `anonymous` limited to `anonymousRpm`. */
   constructor(keys: readonly ApiKey[], options: { enabled: boolean; anonymousRpm: number }) {
     for (const k of keys) {
-      const d = digest(k.key);
       const identity = { name: k.name, rpm: k.rpm, models: k.models ? new Set(k.models) : undefined };
-      this.#byDigest.set(d.toString("hex"), { digest: d, identity });
+      if (keys.length <= SCAN_LIMIT) this.#entries.push({ key: k.key, identity });
+      else {
+        const d = digest(k.key);
+        this.#byDigest.set(d.toString("hex"), { digest: d, identity });
+      }
     }
     this.#anonymous = options.enabled ? undefined : { name: "anonymous", rpm: options.anonymousRpm };
   }
@@ -46,13 +61,20 @@ export class Authenticator {
         code: "missing_api_key",
       });
     }
-    // The map lookup is by digest, so its timing says nothing about the key; the final check is constant time.
+    const identity = this.#find(presented);
+    if (identity === undefined) throw new HttpError(401, "Incorrect API key provided.", { code: "invalid_api_key" });
+    return identity;
+  }
+
+  #find(presented: string): KeyIdentity | undefined {
+    let found: KeyIdentity | undefined;
+    // Every key is compared, match or not, so the time says nothing about which one matched or how closely.
+    for (const entry of this.#entries) if (constantTimeEqual(entry.key, presented)) found = entry.identity;
+    if (this.#byDigest.size === 0) return found;
+    // Many keys: the lookup is by digest, so its timing says nothing about the key; the final check is constant time.
     const d = digest(presented);
-    const entry = this.#byDigest.get(d.toString("hex"));
-    if (entry === undefined || !timingSafeEqual(entry.digest, d)) {
-      throw new HttpError(401, "Incorrect API key provided.", { code: "invalid_api_key" });
-    }
-    return entry.identity;
+    const hit = this.#byDigest.get(d.toString("hex"));
+    return hit !== undefined && timingSafeEqual(hit.digest, d) ? hit.identity : found;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Authenticator } from "./auth.ts";
+import fc from "fast-check";
+import { Authenticator, constantTimeEqual } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 
 const keys = [{ name: "team-a", key: "sk-a", rpm: 5, models: ["m1"] }, { name: "team-b", key: "sk-b", rpm: 0 }];
@@ -27,4 +28,18 @@ Deno.test("a key in X-API-Key or Authorization: Bearer identifies its owner; any
 Deno.test("with auth off every request is the shared anonymous identity", () => {
   const auth = new Authenticator([], { enabled: false, anonymousRpm: 7 });
   assert.deepEqual(auth.authenticate(new Headers()), { name: "anonymous", rpm: 7 });
+});
+
+Deno.test("constant-time comparison agrees with === for any strings", () => {
+  fc.assert(fc.property(fc.string(), fc.string(), (a, b) => {
+    assert.equal(constantTimeEqual(a, b), a === b);
+    assert.equal(constantTimeEqual(a, a), true);
+  }));
+});
+
+Deno.test("with more keys than the scan limit, keys are found by digest", () => {
+  const many = Array.from({ length: 100 }, (_, i) => ({ name: `k${i}`, key: `sk-${i}`, rpm: 1 }));
+  const auth = new Authenticator(many, { enabled: true, anonymousRpm: 0 });
+  assert.equal(status(auth, { "x-api-key": "sk-42" }), "k42");
+  assert.equal(status(auth, { "x-api-key": "sk-100" }), 401);
 });

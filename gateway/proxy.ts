@@ -1,12 +1,16 @@
 /** Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts. */
 import type { Upstream } from "./config.ts";
 import { errorResponse, HttpError } from "./errors.ts";
+import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
 import type { UpstreamHealth } from "./upstream_health.ts";
 
 /** What sends a request to an upstream; swappable (fetch today) after measuring. */
 export interface UpstreamClient {
   /** Sends a POST with the given body; rejects on connect failure or abort. */
-  post(url: string, init: { headers: Headers; body: Uint8Array<ArrayBuffer>; signal: AbortSignal }): Promise<Response>;
+  post(
+    url: string,
+    init: { headers: Array<[string, string]>; body: Uint8Array<ArrayBuffer>; signal: AbortSignal },
+  ): Promise<Response>;
 }
 
 /** The default client: Deno's fetch with its connection pool. */
@@ -26,10 +30,10 @@ export interface ProxyOutcome {
   /** Upstreams tried. */
   attempts: number;
   /** Milliseconds from request arrival to the first body chunk. */
-  ttftMs: number | undefined;
+  ttftMs?: number;
   /** Usage from the response, when present. */
-  promptTokens: number | undefined;
-  completionTokens: number | undefined;
+  promptTokens?: number;
+  completionTokens?: number;
   /** The client disconnected before the end. */
   aborted: boolean;
   /** Error text for the log, if any. */
@@ -50,10 +54,12 @@ export interface ProxyRequest {
   endpoint: "chat" | "completions";
   /** The client's body, forwarded byte for byte. */
   body: Uint8Array<ArrayBuffer>;
-  /** Headers to send upstream (already without the client's key). */
-  headers: Headers;
+  /** Headers to send upstream (never the client's key). */
+  headers: Array<[string, string]>;
   /** Aborts when the client disconnects. */
   clientSignal: AbortSignal;
+  /** The client asked for a stream (SSE); other answers are read whole, they come in one piece anyway. */
+  stream: boolean;
   /** Upstream names in the order to try. */
   order: readonly string[];
   /** `performance.now()` at arrival. */
@@ -85,16 +91,10 @@ const DROP_RESPONSE_HEADERS = new Set([
   "trailer",
 ]);
 
-class Timeout extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "Timeout";
-  }
-}
-
 /** Forwards requests to upstreams per ProxyOptions. */
 export class Proxy {
   readonly #o: ProxyOptions;
+  readonly #deadlines = new Deadlines();
 
   constructor(options: ProxyOptions) {
     this.#o = options;
@@ -107,9 +107,10 @@ export class Proxy {
     const abort = () => controller.abort(req.clientSignal.reason);
     if (req.clientSignal.aborted) abort();
     else req.clientSignal.addEventListener("abort", abort, { once: true });
-    const total = setTimeout(() => controller.abort(new Timeout("request timeout")), o.requestTimeoutMs);
+    const deadline: Deadline = { firstByteAt: Infinity, totalAt: performance.now() + o.requestTimeoutMs, controller };
+    this.#deadlines.add(deadline);
     const finish = () => {
-      clearTimeout(total);
+      this.#deadlines.delete(deadline);
       req.clientSignal.removeEventListener("abort", abort);
     };
 
@@ -123,13 +124,10 @@ export class Proxy {
       attempt++;
       const upstream = o.upstreams.get(name)!;
       const url = req.endpoint === "chat" ? upstream.chatUrl : upstream.completionsUrl;
-      const firstByte = setTimeout(
-        () => controller.abort(new Timeout("first byte timeout")),
-        o.firstByteTimeoutMs,
-      );
+      deadline.firstByteAt = performance.now() + o.firstByteTimeoutMs;
       try {
         const response = await o.client.post(url, { headers: req.headers, body: req.body, signal: controller.signal });
-        clearTimeout(firstByte);
+        deadline.firstByteAt = Infinity;
         last = { upstream: name, response };
         if (response.status < 500) {
           o.health.success(name);
@@ -138,7 +136,7 @@ export class Proxy {
         o.health.failure(name);
         o.hooks.onUpstreamError(name, "status");
       } catch (error) {
-        clearTimeout(firstByte);
+        deadline.firstByteAt = Infinity;
         last = { upstream: name, error };
         if (controller.signal.aborted) break; // client gone or timed out: no retry
         o.health.failure(name);
@@ -162,9 +160,6 @@ export class Proxy {
       status,
       upstream: last?.upstream,
       attempts,
-      ttftMs: undefined,
-      promptTokens: undefined,
-      completionTokens: undefined,
       aborted,
       error,
     });
@@ -199,7 +194,7 @@ export class Proxy {
   #respond(
     req: ProxyRequest,
     ctx: { response: Response; upstream: string; attempts: number; controller: AbortController; finish: () => void },
-  ): Response {
+  ): Response | Promise<Response> {
     const { response, upstream, attempts, finish } = ctx;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
     const source = response.body;
@@ -209,12 +204,12 @@ export class Proxy {
         status: response.status,
         upstream,
         attempts,
-        ttftMs: undefined,
-        promptTokens: undefined,
-        completionTokens: undefined,
         aborted: false,
       });
       return new Response(null, { status: response.status, headers });
+    }
+    if (!req.stream && !response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      return this.#respondWhole(req, { response, upstream, attempts, finish, headers });
     }
     const observer = new BodyObserver({
       source,
@@ -225,6 +220,37 @@ export class Proxy {
       },
     });
     return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */
+  async #respondWhole(
+    req: ProxyRequest,
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void; headers: Headers },
+  ): Promise<Response> {
+    const { response, upstream, attempts, finish, headers } = ctx;
+    const outcome: ProxyOutcome = {
+      status: response.status,
+      upstream,
+      attempts,
+      aborted: false,
+    };
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await response.bytes();
+    } catch (error) {
+      finish();
+      const aborted = req.clientSignal.aborted;
+      req.onDone({ ...outcome, status: aborted ? 499 : 502, aborted, error: String(error) });
+      const failure = new HttpError(502, `Upstream "${upstream}" broke off its answer.`, {
+        code: "upstream_unavailable",
+      });
+      return errorResponse(failure, withUpstream(req.responseHeaders, upstream));
+    }
+    finish();
+    const tail = bytes.byteLength > TAIL_BYTES ? bytes.subarray(bytes.byteLength - TAIL_BYTES) : bytes;
+    const usage = usageFrom(decoder.decode(tail));
+    req.onDone({ ...outcome, ...usage });
+    return new Response(bytes, { status: response.status, headers });
   }
 }
 
@@ -306,22 +332,20 @@ class BodyObserver {
   #end(result: { aborted: boolean; error?: string }): void {
     if (this.#finished) return;
     this.#finished = true;
-    let promptTokens: number | undefined;
-    let completionTokens: number | undefined;
-    if (!result.aborted && this.#tail.length > 0) {
-      const text = decodeTail(this.#tail, this.#tailBytes);
-      const at = text.lastIndexOf('"usage"');
-      if (at >= 0) {
-        const usage = text.slice(at);
-        const p = PROMPT_TOKENS.exec(usage);
-        const c = COMPLETION_TOKENS.exec(usage);
-        promptTokens = p ? Number(p[1]) : undefined;
-        completionTokens = c ? Number(c[1]) : undefined;
-      }
-    }
+    const usage = !result.aborted && this.#tail.length > 0 ? usageFrom(decodeTail(this.#tail, this.#tailBytes)) : {};
     this.#tail = [];
-    this.#done({ ttftMs: this.#ttftMs, promptTokens, completionTokens, ...result });
+    this.#done({ ttftMs: this.#ttftMs, ...usage, ...result });
   }
+}
+
+/** Token counts from the last `usage` object in a body's tail (cheap: a search and two regexes, at the end only). */
+function usageFrom(text: string): { promptTokens?: number; completionTokens?: number } {
+  const at = text.lastIndexOf('"usage"');
+  if (at < 0) return {};
+  const usage = text.slice(at);
+  const p = PROMPT_TOKENS.exec(usage);
+  const c = COMPLETION_TOKENS.exec(usage);
+  return { promptTokens: p ? Number(p[1]) : undefined, completionTokens: c ? Number(c[1]) : undefined };
 }
 
 function decodeTail(chunks: Uint8Array[], size: number): string {

@@ -1,4 +1,10 @@
-/** Per-key request limits over a sliding 60-second window: the limiter interface and the in-memory limiter. */
+/**
+ * Per-key request limits: the limiter interface and the in-memory limiter.
+ *
+ * Both limiters use GCRA (generic cell rate algorithm, a token bucket kept as one timestamp per key): a key may send
+ * its whole per-minute budget at once, then one more request every 60s/limit. Memory is O(1) per key whatever the
+ * limit, and the Redis version is one small atomic script.
+ */
 
 /** The limiter's answer for one request. */
 export interface RateDecision {
@@ -6,13 +12,15 @@ export interface RateDecision {
   allowed: boolean;
   /** The key's budget per window. */
   limit: number;
-  /** Requests left in the current window after this one. */
+  /** Requests that could still be sent right now. */
   remaining: number;
-  /** Milliseconds until the oldest counted request leaves the window (one more request fits). */
+  /** Milliseconds until the full budget is back. */
   resetMs: number;
+  /** Refused: milliseconds until one request fits again. */
+  retryAfterMs: number;
 }
 
-/** Counts requests per bucket; every implementation admits at most `limit` requests in any window. */
+/** Counts requests per bucket; every implementation applies the same GCRA rule. */
 export interface RateLimiter {
   /** Records one request for `bucket` if it fits under `limit`; rejects when the backing store fails. */
   check(bucket: string, limit: number): Promise<RateDecision> | RateDecision;
@@ -25,17 +33,39 @@ export interface RateLimiter {
 /** The window every limiter uses: requests per minute. */
 export const WINDOW_MS = 60_000;
 
-interface Ring {
-  times: Float64Array;
-  head: number;
-  count: number;
+/** One GCRA step: the decision and the key's new theoretical arrival time (unchanged when refused). */
+export function gcra(
+  tat: number | undefined,
+  options: { now: number; limit: number; windowMs: number },
+): { decision: RateDecision; tat: number } {
+  const { now, limit, windowMs } = options;
+  const interval = windowMs / limit;
+  const current = tat === undefined || tat < now ? now : tat;
+  const next = current + interval;
+  const allowAt = next - windowMs;
+  if (allowAt - now > 1e-6) { // a tolerance, as repeated float additions of the interval drift
+    const decision = {
+      allowed: false,
+      limit,
+      remaining: 0,
+      resetMs: Math.ceil(current - now),
+      retryAfterMs: Math.ceil(allowAt - now),
+    };
+    return { decision, tat: current };
+  }
+  const remaining = Math.floor((windowMs - (next - now)) / interval + 1e-9);
+  return {
+    decision: { allowed: true, limit, remaining, resetMs: Math.ceil(next - now), retryAfterMs: 0 },
+    tat: next,
+  };
 }
 
-/** Sliding-window-log limiter in process memory: exact, O(1) to admit, per process. */
+/** GCRA in process memory: one number per key, per process. */
 export class MemoryRateLimiter implements RateLimiter {
-  readonly #rings = new Map<string, Ring>();
+  readonly #tats = new Map<string, number>();
   readonly #now: () => number;
   readonly #windowMs: number;
+  #sweptAt = 0;
 
   /** `now` is injectable for tests; it must not go backwards. */
   constructor(options: { now?: () => number; windowMs?: number } = {}) {
@@ -43,25 +73,19 @@ export class MemoryRateLimiter implements RateLimiter {
     this.#windowMs = options.windowMs ?? WINDOW_MS;
   }
 
-  /** Admits when fewer than `limit` requests were admitted in the last window. */
+  /** Admits when the key's bucket has room. */
   check(bucket: string, limit: number): RateDecision {
     const now = this.#now();
-    let ring = this.#rings.get(bucket);
-    if (ring === undefined || ring.times.length !== limit) {
-      ring = { times: new Float64Array(limit), head: 0, count: 0 };
-      this.#rings.set(bucket, ring);
-    }
-    const windowStart = now - this.#windowMs;
-    // The ring holds the last `limit` admissions, oldest at head.
-    if (ring.count === limit && ring.times[ring.head] > windowStart) {
-      return { allowed: false, limit, remaining: 0, resetMs: Math.ceil(ring.times[ring.head] - windowStart) };
-    }
-    ring.times[ring.head] = now;
-    ring.head = (ring.head + 1) % limit;
-    if (ring.count < limit) ring.count++;
-    const inWindow = countAfter(ring, windowStart);
-    const oldest = ring.times[(ring.head - inWindow + limit * 2) % limit];
-    return { allowed: true, limit, remaining: limit - inWindow, resetMs: Math.ceil(oldest - windowStart) };
+    if (now - this.#sweptAt > this.#windowMs) this.#sweep(now);
+    const step = gcra(this.#tats.get(bucket), { now, limit, windowMs: this.#windowMs });
+    this.#tats.set(bucket, step.tat);
+    return step.decision;
+  }
+
+  /** Forgets keys whose bucket is full again (their state equals a fresh key's). */
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [bucket, tat] of this.#tats) if (tat <= now) this.#tats.delete(bucket);
   }
 
   /** Always usable. */
@@ -75,26 +99,12 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-/** How many ring entries are newer than `after` (entries are in time order from head). */
-function countAfter(ring: Ring, after: number): number {
-  const size = ring.times.length;
-  const start = (ring.head - ring.count + size) % size;
-  let lo = 0;
-  let hi = ring.count; // first index (from start) whose time > after
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ring.times[(start + mid) % size] > after) hi = mid;
-    else lo = mid + 1;
-  }
-  return ring.count - lo;
-}
-
 /** Response headers describing a decision, in OpenAI's `x-ratelimit-*` format. */
 export function rateLimitHeaders(decision: RateDecision, headers: Headers): void {
   headers.set("x-ratelimit-limit-requests", String(decision.limit));
   headers.set("x-ratelimit-remaining-requests", String(decision.remaining));
   headers.set("x-ratelimit-reset-requests", formatDuration(decision.resetMs));
-  if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(decision.resetMs / 1000))));
+  if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))));
 }
 
 /** Formats milliseconds as OpenAI does in reset headers: `20ms`, `1.5s`, `1m0s`. */

@@ -4,31 +4,28 @@ import type { RateDecision, RateLimiter } from "./rate_limit.ts";
 import { WINDOW_MS } from "./rate_limit.ts";
 
 /**
- * Sliding-window log in a sorted set, timed by the Redis server clock so replicas agree.
- * KEYS[1] bucket; ARGV limit, window ms, unique member. Returns {allowed, remaining, resetMs}.
+ * GCRA (see rate_limit.ts) on one string key holding the theoretical arrival time in ms, timed by the Redis server
+ * clock so every replica agrees. KEYS[1] bucket; ARGV limit, window ms.
+ * Returns {allowed, remaining, resetMs, retryAfterMs}.
  */
-export const SLIDING_WINDOW_LUA = `
-local key = KEYS[1]
+export const GCRA_LUA = `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
-  count = count + 1
-  allowed = 1
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = window / limit
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local nxt = tat + interval
+local allow_at = nxt - window
+if allow_at - now > 1e-6 then
+  return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local reset = window
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-return {allowed, limit - count, reset}
+redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', math.ceil(nxt - now))
+return {1, math.floor((window - (nxt - now)) / interval + 1e-9), math.ceil(nxt - now), 0}
 `;
 
-type LimitCommand = (key: string, limit: number, windowMs: number, member: string) => Promise<[number, number, number]>;
+type LimitCommand = (key: string, limit: number, windowMs: number) => Promise<[number, number, number, number]>;
 
 /** Options of the Redis limiter. */
 export interface RedisLimiterOptions {
@@ -48,8 +45,6 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #limit: LimitCommand;
   readonly #windowMs: number;
   readonly #prefix: string;
-  readonly #memberPrefix = crypto.randomUUID().slice(0, 8);
-  #sequence = 0;
 
   constructor(url: string, options: RedisLimiterOptions) {
     this.#windowMs = options.windowMs ?? WINDOW_MS;
@@ -64,16 +59,15 @@ export class RedisRateLimiter implements RateLimiter {
       lazyConnect: false,
     });
     this.#redis.on("error", options.onError);
-    this.#redis.defineCommand("nexusLimit", { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+    this.#redis.defineCommand("nexusLimit", { numberOfKeys: 1, lua: GCRA_LUA });
     const redis = this.#redis as unknown as { nexusLimit: LimitCommand };
     this.#limit = redis.nexusLimit.bind(redis);
   }
 
   /** One EVALSHA (EVAL on NOSCRIPT) per call. */
   async check(bucket: string, limit: number): Promise<RateDecision> {
-    const member = `${this.#memberPrefix}:${this.#sequence++}`;
-    const [allowed, remaining, reset] = await this.#limit(this.#prefix + bucket, limit, this.#windowMs, member);
-    return { allowed: allowed === 1, limit, remaining, resetMs: reset };
+    const [allowed, remaining, resetMs, retryAfterMs] = await this.#limit(this.#prefix + bucket, limit, this.#windowMs);
+    return { allowed: allowed === 1, limit, remaining, resetMs, retryAfterMs };
   }
 
   /** True while connected. */
