@@ -56,3 +56,16 @@ export function assertOpenAI(name: OpenAISchemaName, value: unknown): void {
     throw new Error(`not a valid ${name}:\n  ${errors.join("\n  ")}\nvalue: ${JSON.stringify(value)}`);
   }
 }
+
+/**
+ * Asserts a streamed /v1/completions chunk is valid. OpenAI's schema shares CreateCompletionResponse between whole
+ * answers and chunks but types finish_reason as non-null, while OpenAI (and vLLM) send null until the last chunk;
+ * so a null finish_reason is accepted here and everything else is checked against the schema.
+ */
+export function assertOpenAICompletionChunk(value: unknown): void {
+  const chunk = value as { choices?: { finish_reason?: unknown }[] };
+  const choices = Array.isArray(chunk?.choices)
+    ? chunk.choices.map((choice) => choice?.finish_reason === null ? { ...choice, finish_reason: "stop" } : choice)
+    : chunk?.choices;
+  assertOpenAI("CreateCompletionResponse", { ...chunk, choices });
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assertOpenAI, openAIErrors, rewriteNullable } from "./openai_schema.ts";
+import { assertOpenAI, assertOpenAICompletionChunk, openAIErrors, rewriteNullable } from "./openai_schema.ts";
 
 const usage = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 };
 const chat = {
@@ -82,4 +82,14 @@ Deno.test("OpenAPI 3.0 nullable becomes a JSON Schema null alternative", () => {
     },
   );
   assertOpenAI("CreateChatCompletionStreamResponse", { ...chunk, choices: [{ ...chunk.choices[0], logprobs: null }] });
+});
+
+Deno.test("a streamed completion chunk may carry a null finish_reason but must otherwise match the schema", () => {
+  const running = { ...completion, usage: undefined, choices: [{ ...completion.choices[0], finish_reason: null }] };
+  assertOpenAICompletionChunk(JSON.parse(JSON.stringify(running)));
+  assert.throws(() =>
+    assertOpenAICompletionChunk({ ...running, choices: [{ ...running.choices[0], finish_reason: "done" }] })
+  );
+  assert.throws(() => assertOpenAICompletionChunk({ ...running, object: "chat.completion.chunk" }));
+  assert.throws(() => assertOpenAICompletionChunk({ ...running, usage: null }));
 });
