@@ -7,15 +7,8 @@ import type { WorkerConfig } from "./config.ts";
 import { type CompletionFinish, CompletionFormat, DONE_EVENT, type Usage } from "./completion_format.ts";
 import type { CompletionRequest } from "./completion_request.ts";
 import type { FinishReason, WorkerMetrics } from "./metrics.ts";
-import type { Scheduler } from "./scheduler.ts";
+import { Scheduler } from "./scheduler.ts";
 import { answerTokens } from "./text.ts";
-
-/** What a completion needs from the running worker. */
-export interface CompletionContext {
-  config: WorkerConfig;
-  metrics: WorkerMetrics;
-  scheduler: Scheduler;
-}
 
 const encoder = new TextEncoder();
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -33,15 +26,6 @@ export function planAnswer(
   };
 }
 
-/** Answers a checked completion request, as SSE when it asked for a stream. */
-export function completionResponse(
-  request: CompletionRequest,
-  signal: AbortSignal,
-  context: CompletionContext,
-): Response | Promise<Response> {
-  return request.stream ? streamedAnswer(request, signal, context) : wholeAnswer(request, signal, context);
-}
-
 /** Resolves after `ms`, or as soon as the signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -56,134 +40,145 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The answer to a client that has gone away: nobody reads it. */
+function clientGone(): Response {
+  return new Response(null, { status: 499 });
+}
+
 function usageOf(request: CompletionRequest, generated: number): Usage {
-  return {
-    prompt_tokens: request.promptTokens,
-    completion_tokens: generated,
-    total_tokens: request.promptTokens + generated,
-  };
+  const prompt = request.promptTokens;
+  return { prompt_tokens: prompt, completion_tokens: generated, total_tokens: prompt + generated };
 }
 
-function record(
-  context: CompletionContext,
-  reason: FinishReason,
-  tokens: { prompt: number; generated: number },
-  startedAt: number,
-) {
-  const { metrics } = context;
-  metrics.finished(reason);
-  metrics.tokens(tokens.prompt, tokens.generated);
-  if (reason !== "abort") metrics.requestLatency((performance.now() - startedAt) / 1000);
+/** How one request ended, for the metrics. */
+interface Outcome {
+  reason: FinishReason;
+  /** Prompt tokens processed (0 when it never got a slot). */
+  prompt: number;
+  generated: number;
+  startedAt: number;
 }
 
-async function wholeAnswer(
-  request: CompletionRequest,
-  signal: AbortSignal,
-  context: CompletionContext,
-): Promise<Response> {
-  const { config, metrics, scheduler } = context;
-  const startedAt = performance.now();
-  if (!scheduler.tryAcquire() && !(await scheduler.acquire(signal))) {
-    record(context, "abort", { prompt: 0, generated: 0 }, startedAt);
-    return new Response(null, { status: 499 });
+/** Generates answers for the worker: admission, pacing, SSE or JSON, and the vLLM metrics of each request. */
+export class Completions {
+  readonly #config: WorkerConfig;
+  readonly #metrics: WorkerMetrics;
+  readonly #scheduler: Scheduler;
+
+  constructor(config: WorkerConfig, metrics: WorkerMetrics) {
+    this.#config = config;
+    this.#metrics = metrics;
+    this.#scheduler = new Scheduler(config.maxNumSeqs, metrics);
   }
-  try {
-    const { tokens, finish } = planAnswer(request, config.maxTokens);
-    if (config.ttftMs > 0) await sleep(config.ttftMs, signal);
-    if (signal.aborted) {
-      record(context, "abort", { prompt: request.promptTokens, generated: 0 }, startedAt);
-      return new Response(null, { status: 499 });
-    }
-    const firstTokenAt = performance.now();
-    metrics.timeToFirstToken((firstTokenAt - startedAt) / 1000);
-    const rest = config.tokenDelayMs * (tokens.length - 1);
-    if (rest > 0) await sleep(rest, signal);
-    if (signal.aborted) {
-      const generated = Math.min(
-        tokens.length,
-        1 + Math.floor((performance.now() - firstTokenAt) / config.tokenDelayMs),
-      );
-      record(context, "abort", { prompt: request.promptTokens, generated }, startedAt);
-      return new Response(null, { status: 499 });
-    }
-    record(context, finish, { prompt: request.promptTokens, generated: tokens.length }, startedAt);
-    const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: false });
-    return new Response(format.body(tokens.join(""), finish, usageOf(request, tokens.length)), {
-      headers: JSON_HEADERS,
-    });
-  } finally {
-    scheduler.release();
+
+  /** Answers a checked request, as SSE when it asked for a stream; `signal` aborts when the client goes away. */
+  respond(request: CompletionRequest, signal: AbortSignal): Response | Promise<Response> {
+    return request.stream ? this.#streamed(request, signal) : this.#whole(request, signal);
   }
-}
 
-function streamedAnswer(request: CompletionRequest, signal: AbortSignal, context: CompletionContext): Response {
-  const stop = new AbortController();
-  const onClientGone = () => stop.abort();
-  signal.addEventListener("abort", onClientGone, { once: true });
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      produce(controller, request, stop, context)
-        .catch((error) => controller.error(error))
-        .finally(() => signal.removeEventListener("abort", onClientGone));
-    },
-    cancel() {
-      stop.abort();
-    },
-  });
-  return new Response(body, { headers: SSE_HEADERS });
-}
+  #record(outcome: Outcome): void {
+    this.#metrics.finished(outcome.reason);
+    this.#metrics.tokens(outcome.prompt, outcome.generated);
+    if (outcome.reason !== "abort") this.#metrics.requestLatency((performance.now() - outcome.startedAt) / 1000);
+  }
 
-/** Writes the SSE events of one answer; text written without a wait in between goes out as one encoded chunk. */
-async function produce(
-  controller: ReadableStreamDefaultController<Uint8Array>,
-  request: CompletionRequest,
-  stop: AbortController,
-  context: CompletionContext,
-): Promise<void> {
-  const { config, metrics, scheduler } = context;
-  const startedAt = performance.now();
-  let pending = "";
-  const flush = () => {
-    if (pending === "" || stop.signal.aborted) return;
-    try {
-      controller.enqueue(encoder.encode(pending));
-    } catch {
-      stop.abort(); // the stream was cancelled under us
+  async #whole(request: CompletionRequest, signal: AbortSignal): Promise<Response> {
+    const startedAt = performance.now();
+    if (!this.#scheduler.tryAcquire() && !(await this.#scheduler.acquire(signal))) {
+      this.#record({ reason: "abort", prompt: 0, generated: 0, startedAt });
+      return clientGone();
     }
-    pending = "";
-  };
-
-  const admitted = scheduler.tryAcquire() || await scheduler.acquire(stop.signal);
-  let reason: FinishReason = "abort";
-  let generated = 0;
-  if (admitted) {
+    const { ttftMs, tokenDelayMs, maxTokens } = this.#config;
     try {
-      const { tokens, finish } = planAnswer(request, config.maxTokens);
-      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
-      if (config.ttftMs > 0) await sleep(config.ttftMs, stop.signal);
-      if (!stop.signal.aborted) metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
-      for (let i = 0; i < tokens.length && !stop.signal.aborted; i++) {
-        if (i > 0 && config.tokenDelayMs > 0) {
-          flush();
-          await sleep(config.tokenDelayMs, stop.signal);
-          if (stop.signal.aborted) break;
-        }
-        pending += format.tokenEvent(tokens[i], i === 0);
-        generated++;
+      const { tokens, finish } = planAnswer(request, maxTokens);
+      if (ttftMs > 0) await sleep(ttftMs, signal);
+      if (signal.aborted) {
+        this.#record({ reason: "abort", prompt: request.promptTokens, generated: 0, startedAt });
+        return clientGone();
       }
-      if (!stop.signal.aborted) {
-        pending += format.finishEvent(finish);
-        if (request.includeUsage) pending += format.usageEvent(usageOf(request, generated));
-        pending += DONE_EVENT;
-        flush();
+      const firstTokenAt = performance.now();
+      this.#metrics.timeToFirstToken((firstTokenAt - startedAt) / 1000);
+      const rest = tokenDelayMs * (tokens.length - 1);
+      if (rest > 0) await sleep(rest, signal);
+      if (signal.aborted) {
+        const generated = Math.min(tokens.length, 1 + Math.floor((performance.now() - firstTokenAt) / tokenDelayMs));
+        this.#record({ reason: "abort", prompt: request.promptTokens, generated, startedAt });
+        return clientGone();
       }
-      if (!stop.signal.aborted) reason = finish;
+      this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
+      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: false });
+      const body = format.body(tokens.join(""), finish, usageOf(request, tokens.length));
+      return new Response(body, { headers: JSON_HEADERS });
     } finally {
-      scheduler.release();
+      this.#scheduler.release();
     }
   }
-  record(context, reason, { prompt: admitted ? request.promptTokens : 0, generated }, startedAt);
-  try {
-    controller.close();
-  } catch { /* already cancelled by the client */ }
+
+  #streamed(request: CompletionRequest, signal: AbortSignal): Response {
+    const stop = new AbortController();
+    const onClientGone = () => stop.abort();
+    signal.addEventListener("abort", onClientGone, { once: true });
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#produce(request, { controller, stop })
+          .catch((error) => controller.error(error))
+          .finally(() => signal.removeEventListener("abort", onClientGone));
+      },
+      cancel: () => stop.abort(),
+    });
+    return new Response(body, { headers: SSE_HEADERS });
+  }
+
+  /** Writes the SSE events of one answer; text written without a wait in between goes out as one encoded chunk. */
+  async #produce(
+    request: CompletionRequest,
+    { controller, stop }: { controller: ReadableStreamDefaultController<Uint8Array>; stop: AbortController },
+  ): Promise<void> {
+    const { ttftMs, tokenDelayMs, maxTokens } = this.#config;
+    const startedAt = performance.now();
+    let pending = "";
+    const flush = () => {
+      if (pending === "" || stop.signal.aborted) return;
+      try {
+        controller.enqueue(encoder.encode(pending));
+      } catch {
+        stop.abort(); // the stream was cancelled under us
+      }
+      pending = "";
+    };
+
+    const admitted = this.#scheduler.tryAcquire() || await this.#scheduler.acquire(stop.signal);
+    let reason: FinishReason = "abort";
+    let generated = 0;
+    if (admitted) {
+      try {
+        const { tokens, finish } = planAnswer(request, maxTokens);
+        const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+        if (ttftMs > 0) await sleep(ttftMs, stop.signal);
+        if (!stop.signal.aborted) this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
+        for (let i = 0; i < tokens.length && !stop.signal.aborted; i++) {
+          if (i > 0 && tokenDelayMs > 0) {
+            flush();
+            await sleep(tokenDelayMs, stop.signal);
+            if (stop.signal.aborted) break;
+          }
+          pending += format.tokenEvent(tokens[i], i === 0);
+          generated++;
+        }
+        if (!stop.signal.aborted) {
+          pending += format.finishEvent(finish);
+          if (request.includeUsage) pending += format.usageEvent(usageOf(request, generated));
+          pending += DONE_EVENT;
+          flush();
+        }
+        if (!stop.signal.aborted) reason = finish;
+      } finally {
+        this.#scheduler.release();
+      }
+    }
+    this.#record({ reason, prompt: admitted ? request.promptTokens : 0, generated, startedAt });
+    try {
+      controller.close();
+    } catch { /* already cancelled by the client */ }
+  }
 }

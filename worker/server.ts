@@ -1,11 +1,10 @@
 /** The mock worker's HTTP routes: the OpenAI API under WORKER_BASE_PATH, plus /health and /metrics. */
 
-import { type CompletionContext, completionResponse } from "./completion.ts";
+import { Completions } from "./completion.ts";
 import { type CompletionKind, readCompletionRequest } from "./completion_request.ts";
 import type { WorkerConfig } from "./config.ts";
 import { errorResponse, WorkerError } from "./errors.ts";
 import type { WorkerMetrics } from "./metrics.ts";
-import { Scheduler } from "./scheduler.ts";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Route = Partial<Record<"GET" | "POST", Handler>>;
@@ -20,14 +19,14 @@ function pathOf(url: string): string {
 
 /** Builds the request handler of a worker; metrics are shared with /metrics. */
 export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Handler {
-  const context: CompletionContext = { config, metrics, scheduler: new Scheduler(config.maxNumSeqs, metrics) };
+  const completions = new Completions(config, metrics);
   const api = `${config.basePath}/v1/`;
   const models = JSON.stringify({
     object: "list",
     data: [{ id: config.model, object: "model", created: Math.floor(Date.now() / 1000), owned_by: "nexus" }],
   });
   const completion = (kind: CompletionKind): Handler => async (request) =>
-    completionResponse(await readCompletionRequest(request, kind), request.signal, context);
+    completions.respond(await readCompletionRequest(request, kind), request.signal);
 
   const routes = new Map<string, Route>([
     ["/health", { GET: () => Response.json({ status: "ok" }) }],
