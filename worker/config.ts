@@ -61,19 +61,22 @@ const schema = z.object({
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(5_000),
 });
 
-/** Every WORKER_* variable with its default and meaning (the README table is written from this). */
-export const variables: VariableDoc[] = [
-  ["WORKER_PORT", "TCP port to listen on (0: any free port)."],
-  ["WORKER_HOST", "Interface to bind."],
-  ["WORKER_MODEL", "Model id listed by `/v1/models` and used as the metrics' `model_name` label."],
-  ["WORKER_TOKEN_DELAY_MS", "Delay between two generated tokens, in ms (0: as fast as possible)."],
-  ["WORKER_MAX_TOKENS", "Tokens per answer; a smaller `max_tokens`/`max_completion_tokens` cuts it (`length`)."],
-  ["WORKER_TTFT_MS", "Time to first token, in ms; a non-streamed answer also waits this long before generating."],
-  ["WORKER_MAX_NUM_SEQS", "Requests generated at once (like vLLM `--max-num-seqs`); more wait in a queue."],
-  ["WORKER_BASE_PATH", "Path prefix of the API: `/openai` serves `/openai/v1/...` like a KServe predictor."],
-  ["WORKER_FAIL_STATUS", "When set (400–599), every `/v1` request gets this status and an OpenAI error body."],
-  ["WORKER_SHUTDOWN_GRACE_MS", "After SIGTERM, how long in-flight requests may finish before the worker exits."],
-].map(([name, description]) => {
+/** What each variable means; typed by the schema so a variable cannot go undocumented. */
+const descriptions: Record<keyof typeof schema.shape, string> = {
+  WORKER_PORT: "TCP port to listen on (0: any free port).",
+  WORKER_HOST: "Interface to bind.",
+  WORKER_MODEL: "Model id listed by `/v1/models` and used as the metrics' `model_name` label.",
+  WORKER_TOKEN_DELAY_MS: "Delay between two generated tokens, in ms (0: as fast as possible).",
+  WORKER_MAX_TOKENS: "Tokens per answer; a smaller `max_tokens`/`max_completion_tokens` cuts it (`length`).",
+  WORKER_TTFT_MS: "Time to first token, in ms; a non-streamed answer also waits this long before generating.",
+  WORKER_MAX_NUM_SEQS: "Requests generated at once (like vLLM `--max-num-seqs`); more wait in a queue.",
+  WORKER_BASE_PATH: "Path prefix of the API: `/openai` serves `/openai/v1/...` like a KServe predictor.",
+  WORKER_FAIL_STATUS: "When set (400–599), every `/v1` request gets this status and an OpenAI error body.",
+  WORKER_SHUTDOWN_GRACE_MS: "After SIGTERM, how long in-flight requests may finish before the worker exits.",
+};
+
+/** Every WORKER_* variable with its default and meaning (the README table shows the same). */
+export const variables: VariableDoc[] = Object.entries(descriptions).map(([name, description]) => {
   const parsed = schema.shape[name as keyof typeof schema.shape].safeParse(undefined);
   const value = parsed.success ? parsed.data : undefined;
   return { name, description, default: value === undefined ? undefined : String(value) };
