@@ -228,6 +228,26 @@ Deno.test("the worker answers chat and text completions, streamed and not, as Op
   });
 });
 
+Deno.test("a paced stream (time to first token, delay between tokens) sends the same schema-valid answer as a whole one", async () => {
+  await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "5", WORKER_TTFT_MS: "5", WORKER_MAX_TOKENS: "6" });
+  const whole = await client(worker).chat.completions.create({ model: "mock-worker", messages });
+  const response = await post(worker, "/v1/chat/completions", {
+    model: "mock-worker",
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  const data = await sseData(response);
+  assert.equal(data.pop(), "[DONE]");
+  const chunks = data.map((d) => JSON.parse(d));
+  for (const chunk of chunks) assertOpenAI("CreateChatCompletionStreamResponse", chunk);
+  assert.equal(chunks.length, 6 + 2);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), whole.choices[0].message.content);
+  assert.deepEqual(chunks.at(-1).usage, whole.usage);
+  const text = await post(worker, "/v1/completions", { model: "mock-worker", prompt: "x", stream: true });
+  for (const chunk of (await sseData(text)).slice(0, -1)) assertOpenAICompletionChunk(JSON.parse(chunk));
+});
+
 Deno.test("a client that goes away mid-answer counts as an abort and the worker stops generating", async (t) => {
   await using worker = await startWorker(SLOW);
   const openai = client(worker);

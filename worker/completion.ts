@@ -4,7 +4,7 @@
  */
 
 import type { WorkerConfig } from "./config.ts";
-import { type CompletionFinish, CompletionFormat, DONE_EVENT, type Usage } from "./completion_format.ts";
+import { type CompletionFinish, CompletionFormat, type Usage } from "./completion_format.ts";
 import type { CompletionRequest } from "./completion_request.ts";
 import type { FinishReason, WorkerMetrics } from "./metrics.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -115,6 +115,9 @@ export class Completions {
   }
 
   #streamed(request: CompletionRequest, signal: AbortSignal): Response {
+    if (this.#config.ttftMs === 0 && this.#config.tokenDelayMs === 0 && this.#scheduler.tryAcquire()) {
+      return new Response(this.#instantStream(request), { headers: SSE_HEADERS });
+    }
     const stop = new AbortController();
     const onClientGone = () => stop.abort();
     signal.addEventListener("abort", onClientGone, { once: true });
@@ -127,6 +130,23 @@ export class Completions {
       cancel: () => stop.abort(),
     });
     return new Response(body, { headers: SSE_HEADERS });
+  }
+
+  /** The whole SSE body at once, when nothing is to be waited for; the caller holds a slot, this gives it back. */
+  #instantStream(request: CompletionRequest): string {
+    const startedAt = performance.now();
+    try {
+      const { tokens, finish } = planAnswer(request, this.#config.maxTokens);
+      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+      this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
+      let body = "";
+      for (let i = 0; i < tokens.length; i++) body += format.tokenEvent(tokens[i], i === 0);
+      body += format.streamEnd(finish, request.includeUsage ? usageOf(request, tokens.length) : undefined);
+      this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
+      return body;
+    } finally {
+      this.#scheduler.release();
+    }
   }
 
   /** Writes the SSE events of one answer; text written without a wait in between goes out as one encoded chunk. */
@@ -166,9 +186,7 @@ export class Completions {
           generated++;
         }
         if (!stop.signal.aborted) {
-          pending += format.finishEvent(finish);
-          if (request.includeUsage) pending += format.usageEvent(usageOf(request, generated));
-          pending += DONE_EVENT;
+          pending += format.streamEnd(finish, request.includeUsage ? usageOf(request, generated) : undefined);
           flush();
         }
         if (!stop.signal.aborted) reason = finish;

@@ -68,6 +68,11 @@ export class CompletionFormat {
     return `${this.#eventHead}],"usage":${JSON.stringify(usage)}}\n\n`;
   }
 
+  /** The end of a stream: the finish event, the usage event when asked for, and [DONE]. */
+  streamEnd(finish: CompletionFinish, usage: Usage | undefined): string {
+    return this.finishEvent(finish) + (usage ? this.usageEvent(usage) : "") + DONE_EVENT;
+  }
+
   /** The whole non-streamed answer. */
   body(text: string, finish: CompletionFinish, usage: Usage): string {
     const choice = this.kind === "text" ? { index: 0, text, logprobs: null, finish_reason: finish } : {
