@@ -21,6 +21,8 @@ export interface SpawnOptions {
   args?: string[];
   /** Working directory (default: the repository root). */
   cwd?: string;
+  /** Name used in error messages (default: the program's file name). */
+  name?: string;
 }
 
 /** A running child process whose stdout and stderr are captured line by line. */
@@ -141,16 +143,15 @@ export function spawn(program: string, options: SpawnOptions = {}): Child {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  return new Child(program.split("/").pop() ?? program, process);
+  return new Child(options.name ?? program.split("/").pop() ?? program, process);
 }
 
 /** Starts `deno run -A <entry>` (entry relative to the repository root) with extra environment. */
 export function spawnDeno(entry: string, options: SpawnOptions = {}): Child {
-  const child = spawn(Deno.execPath(), { ...options, args: ["run", "-A", entry, ...(options.args ?? [])] });
-  return Object.defineProperty(child, "name", { value: entry });
+  return spawn(Deno.execPath(), { name: entry, ...options, args: ["run", "-A", entry, ...(options.args ?? [])] });
 }
 
-/** Polls a URL until it answers (any HTTP status below 500); throws if the child exits or the timeout passes. */
+/** Polls a URL until it answers 2xx; throws if the child exits or the timeout passes first. */
 export async function waitForUrl(url: string, options: { child?: Child; timeoutMs?: number } = {}): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? READY_TIMEOUT_MS);
   let last = "";
@@ -161,7 +162,7 @@ export async function waitForUrl(url: string, options: { child?: Child; timeoutM
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       await response.body?.cancel();
-      if (response.status < 500) return;
+      if (response.ok) return;
       last = `status ${response.status}`;
     } catch (error) {
       last = String(error);
