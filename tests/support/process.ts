@@ -218,6 +218,11 @@ export function startWorker(env: Record<string, string> = {}): Promise<Service> 
   return startService("worker/main.ts", { env: { WORKER_HOST: "127.0.0.1", ...env }, portVariable: "WORKER_PORT" });
 }
 
+/** Starts the gateway (gateway/main.ts) on a free port with the given GATEWAY_* environment; ready when /health is 2xx. */
+export function startGateway(env: Record<string, string>): Promise<Service> {
+  return startService("gateway/main.ts", { env: { GATEWAY_HOST: "127.0.0.1", ...env }, portVariable: "GATEWAY_PORT" });
+}
+
 /** Runs a Deno entry to completion (for entries expected to exit, e.g. on bad config); returns code and output. */
 export async function runDeno(
   entry: string,
