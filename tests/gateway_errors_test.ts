@@ -176,3 +176,22 @@ Deno.test("bad startup configuration exits non-zero naming the variable and the 
     });
   }
 });
+
+Deno.test("an upstream slower than GATEWAY_FIRST_BYTE_TIMEOUT_MS gets 504 upstream_timeout and is aborted", async () => {
+  await using worker = await startWorker({ WORKER_TTFT_MS: "5000", WORKER_TOKEN_DELAY_MS: "0" });
+  await using gateway = await startGateway({
+    GATEWAY_UPSTREAMS: `slow=${worker.url}`,
+    GATEWAY_DEFAULT_UPSTREAM: "slow",
+    GATEWAY_API_KEYS: KEY,
+    GATEWAY_FIRST_BYTE_TIMEOUT_MS: "300",
+  });
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": KEY },
+    body: JSON.stringify(chat),
+  });
+  assert.equal(response.headers.get("x-nexus-upstream"), "slow");
+  await expectError(response, { status: 504, code: "upstream_timeout" });
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  assert.match(metrics, /nexus_upstream_errors_total\{upstream="slow",kind="timeout"\} 1/);
+});
