@@ -7,6 +7,11 @@ import { scrape } from "./support/prometheus.ts";
 const KEY = "sk-test-limits-24680";
 const FAST_WORKER = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "2" };
 
+/** Gateway environment in front of one worker, with a given budget. */
+function limitedEnv(workerUrl: string, extra: Record<string, string>): Record<string, string> {
+  return { GATEWAY_UPSTREAMS: `mock=${workerUrl}`, GATEWAY_DEFAULT_UPSTREAM: "mock", GATEWAY_API_KEYS: KEY, ...extra };
+}
+
 function ask(gatewayUrl: string, key = KEY): Promise<Response> {
   return fetch(`${gatewayUrl}/v1/chat/completions`, {
     method: "POST",
@@ -22,12 +27,9 @@ async function statusOf(gatewayUrl: string): Promise<{ status: number; headers: 
 
 Deno.test("the in-memory limiter admits the per-key budget, then answers 429 with Retry-After and x-ratelimit-*", async () => {
   await using worker = await startWorker(FAST_WORKER);
-  await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: `${KEY},sk-second-key`,
-    GATEWAY_RATE_LIMIT_RPM: "3",
-  });
+  await using gateway = await startGateway(
+    limitedEnv(worker.url, { GATEWAY_API_KEYS: `${KEY},sk-second-key`, GATEWAY_RATE_LIMIT_RPM: "3" }),
+  );
   for (const remaining of ["2", "1", "0"]) {
     const answer = await statusOf(gateway.url);
     assert.equal(answer.status, 200);
@@ -51,13 +53,7 @@ Deno.test("the in-memory limiter admits the per-key budget, then answers 429 wit
 Deno.test("two gateway processes sharing one Redis admit exactly the budget between them", async () => {
   await using redis = await startRedis();
   await using worker = await startWorker(FAST_WORKER);
-  const env = {
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
-    GATEWAY_RATE_LIMIT_RPM: "5",
-    REDIS_URL: redis.url,
-  };
+  const env = limitedEnv(worker.url, { GATEWAY_RATE_LIMIT_RPM: "5", REDIS_URL: redis.url });
   await using a = await startGateway(env);
   await using b = await startGateway(env);
   const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => statusOf(i % 2 ? a.url : b.url)));
@@ -90,14 +86,11 @@ Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-clos
   const redis = await startRedis();
   try {
     await using worker = await startWorker(FAST_WORKER);
-    const env = {
-      GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-      GATEWAY_DEFAULT_UPSTREAM: "mock",
-      GATEWAY_API_KEYS: KEY,
+    const env = limitedEnv(worker.url, {
       GATEWAY_RATE_LIMIT_RPM: "3",
       REDIS_URL: redis.url,
       GATEWAY_REDIS_TIMEOUT_MS: "200",
-    };
+    });
     await using open = await startGateway(env);
     await using closed = await startGateway({ ...env, GATEWAY_RATE_LIMIT_FAIL: "closed" });
     await untilLimiterAnswers(closed.url); // both are connected
