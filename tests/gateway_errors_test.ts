@@ -23,7 +23,10 @@ async function expectError(
 Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (t) => {
   await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0" });
   const keysFile = await Deno.makeTempFile({ suffix: ".yaml" });
-  await Deno.writeTextFile(keysFile, "keys:\n  - name: limited\n    key: sk-only-m1\n    models: [m1]\n");
+  await Deno.writeTextFile(
+    keysFile,
+    "keys:\n  - name: limited\n    key: sk-only-m1\n    models: [m1]\n  - name: tiny\n    key: sk-tiny\n    rpm: 1\n",
+  );
   await using gateway = await startGateway({
     GATEWAY_UPSTREAMS: `mock=${worker.url}`,
     GATEWAY_ROUTE_POLICIES: JSON.stringify({ "mock-worker": { strategy: "fallback", upstreams: ["mock"] } }),
@@ -104,6 +107,21 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(denied, { status: 403, code: "model_not_allowed" });
     const models = await fetch(`${gateway.url}/v1/models`, { headers: { "x-api-key": "sk-only-m1" } });
     assert.deepEqual((await models.json()).data, []);
+  });
+
+  await t.step("a key's own rpm from the keys file overrides GATEWAY_RATE_LIMIT_RPM", async () => {
+    const first = await post("/v1/chat/completions", {
+      body: JSON.stringify(chat),
+      headers: { "x-api-key": "sk-tiny" },
+    });
+    await first.body?.cancel();
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("x-ratelimit-limit-requests"), "1");
+    const second = await post("/v1/chat/completions", {
+      body: JSON.stringify(chat),
+      headers: { "x-api-key": "sk-tiny" },
+    });
+    await expectError(second, { status: 429, code: "rate_limit_exceeded" });
   });
   await Deno.remove(keysFile);
 });
