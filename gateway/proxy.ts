@@ -23,7 +23,7 @@ export type FailureKind = "connect" | "status" | "timeout";
 
 /** What the proxy reports when a request is over (body finished, failed or the client left). */
 export interface ProxyOutcome {
-  /** Status sent to the client (499 when the client went away first). */
+  /** Status sent to the client; 499 when the client went away before the end (as nginx logs it). */
   status: number;
   /** Upstream that answered, if any. */
   upstream: string | undefined;
@@ -131,14 +131,18 @@ export class Proxy {
         last = { upstream: name, response };
         if (response.status < 500) {
           o.health.success(name);
-          return this.#respond(req, { response, upstream: name, attempts: attempt, controller, finish });
+          return this.#respond(req, { response, upstream: name, attempts: attempt, finish });
         }
         o.health.failure(name);
         o.hooks.onUpstreamError(name, "status");
       } catch (error) {
         deadline.firstByteAt = Infinity;
         last = { upstream: name, error };
-        if (controller.signal.aborted) break; // client gone or timed out: no retry
+        if (controller.signal.aborted) {
+          // Client gone or timed out: no retry. A timeout still counts against the upstream.
+          if (controller.signal.reason instanceof Timeout) o.health.failure(name);
+          break;
+        }
         o.health.failure(name);
         o.hooks.onUpstreamError(name, "connect");
       }
@@ -193,7 +197,7 @@ export class Proxy {
 
   #respond(
     req: ProxyRequest,
-    ctx: { response: Response; upstream: string; attempts: number; controller: AbortController; finish: () => void },
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void },
   ): Response | Promise<Response> {
     const { response, upstream, attempts, finish } = ctx;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
@@ -216,7 +220,7 @@ export class Proxy {
       startedAt: req.startedAt,
       done: (result) => {
         finish();
-        req.onDone({ status: response.status, upstream, attempts, ...result });
+        req.onDone({ status: result.aborted ? 499 : response.status, upstream, attempts, ...result });
       },
     });
     return new Response(observer.stream, { status: response.status, headers });

@@ -51,6 +51,7 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
     controller.abort();
     await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
     await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, "in-flight back to 0");
+    assert.equal(await scrape(gateway.url, "nexus_requests_total", { status: "499" }), 1);
   });
 
   await t.step("not streamed: leaving while the worker is still generating", async () => {
