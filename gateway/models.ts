@@ -32,18 +32,18 @@ export class ModelCatalog {
     this.#options = options;
   }
 
-  /** Every servable model, filtered to `allowed` when given. */
-  async list(allowed?: ReadonlySet<string>): Promise<ModelObject[]> {
+  /** Every servable model, filtered to `allowed` when given; `requestId` goes into any log line. */
+  async list(allowed: ReadonlySet<string> | undefined, requestId: string): Promise<ModelObject[]> {
     const byId = new Map<string, ModelObject>();
     for (const id of this.#options.policyModels) {
       byId.set(id, { id, object: "model", created: this.#created, owned_by: "nexus" });
     }
-    for (const model of await this.#upstreamModels()) if (!byId.has(model.id)) byId.set(model.id, model);
+    for (const model of await this.#upstreamModels(requestId)) if (!byId.has(model.id)) byId.set(model.id, model);
     const models = [...byId.values()];
     return allowed ? models.filter((m) => allowed.has(m.id)) : models;
   }
 
-  async #upstreamModels(): Promise<ModelObject[]> {
+  async #upstreamModels(requestId: string): Promise<ModelObject[]> {
     const upstream = this.#options.defaultUpstream;
     if (!upstream) return [];
     const now = performance.now();
@@ -63,6 +63,7 @@ export class ModelCatalog {
       }));
     } catch (error) {
       log("warn", "cannot list the default upstream's models", {
+        request_id: requestId,
         upstream: upstream.name,
         error: error instanceof Error ? error.message : String(error),
       });

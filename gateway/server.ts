@@ -14,10 +14,10 @@ import { UpstreamHealth } from "./upstream_health.ts";
 const decoder = new TextDecoder();
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
- * The only client headers sent upstream (plus the request id). Credentials never are; an allow list is also much
- * cheaper than copying and filtering every header.
+ * The only client headers sent upstream besides Content-Type and the request id. Credentials never are; an allow list
+ * is also much cheaper than copying and filtering every header.
  */
-const FORWARDED_HEADERS = ["content-type", "accept", "user-agent", "traceparent", "tracestate"];
+const FORWARDED_HEADERS = ["accept", "user-agent", "traceparent", "tracestate"];
 
 /** Everything the handler needs; built by createGateway, replaceable in tests. */
 export interface GatewayParts {
@@ -157,7 +157,7 @@ export class Gateway {
     requireMethod(request, "GET");
     const identity = this.#auth.authenticate(request.headers);
     ctx.info.key = identity.name;
-    const data = await this.#catalog.list(identity.models);
+    const data = await this.#catalog.list(identity.models, ctx.info.requestId);
     ctx.headers.set("content-type", "application/json");
     this.#logRequest(ctx.info, { status: 200 });
     return new Response(JSON.stringify({ object: "list", data }), { headers: ctx.headers });
@@ -190,13 +190,13 @@ export class Gateway {
     }
     await this.#limit(identity, headers);
 
-    const upstreamHeaders: Array<[string, string]> = [["x-request-id", info.requestId]];
+    const upstreamHeaders: Array<[string, string]> = [
+      ["x-request-id", info.requestId],
+      ["content-type", request.headers.get("content-type") ?? "application/json"],
+    ];
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers.get(name);
       if (value !== null) upstreamHeaders.push([name, value]);
-    }
-    if (upstreamHeaders.length === 1 || upstreamHeaders[1][0] !== "content-type") {
-      upstreamHeaders.push(["content-type", "application/json"]);
     }
 
     const metrics = this.metrics;
@@ -234,7 +234,8 @@ export class Gateway {
     if (identity.rpm <= 0) return;
     let decision: RateDecision;
     try {
-      decision = await this.limiter.check(identity.name, identity.rpm);
+      const answer = this.limiter.check(identity.name, identity.rpm);
+      decision = answer instanceof Promise ? await answer : answer; // the in-memory limiter answers at once
     } catch (error) {
       this.metrics.redisErrors.inc();
       logRedisError(error, this.config.rateLimitFail);
