@@ -12,7 +12,8 @@ export const GCRA_LUA = `
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+-- milliseconds since 2023-11-14 (not 1970) keep sub-microsecond precision in a double
+local now = (tonumber(t[1]) - 1700000000) * 1000 + tonumber(t[2]) / 1000
 local interval = window / limit
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
@@ -21,7 +22,7 @@ local allow_at = nxt - window
 if allow_at - now > 1e-6 then
   return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
 end
-redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', math.ceil(nxt - now))
+redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', math.max(1, math.ceil(nxt - now)))
 return {1, math.floor((window - (nxt - now)) / interval + 1e-9), math.ceil(nxt - now), 0}
 `;
 

@@ -96,3 +96,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "very large and very small limits work in Redis (no invalid expiry, no lost precision)",
+  ...quiet,
+  fn: async () => {
+    await using redis = await startRedis();
+    const l = limiter(redis.url);
+    try {
+      assert.ok(await l.waitReady(10_000));
+      for (let i = 0; i < 50; i++) assert.equal((await l.check("huge", 1_000_000_000)).allowed, true);
+      assert.equal((await l.check("one", 1)).allowed, true);
+      const refused = await l.check("one", 1);
+      assert.equal(refused.allowed, false);
+      assert.ok(refused.retryAfterMs > 59_000 && refused.retryAfterMs <= 60_000);
+    } finally {
+      await l.close();
+    }
+  },
+});

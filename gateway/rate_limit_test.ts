@@ -65,3 +65,8 @@ Deno.test("a refusal carries Retry-After and x-ratelimit-* headers in OpenAI's f
   assert.equal(formatDuration(20), "20ms");
   assert.equal(formatDuration(60_000), "1m0s");
 });
+
+Deno.test("very large limits never refuse a moderate burst in memory", () => {
+  const limiter = new MemoryRateLimiter({ now: () => 123_456.789, windowMs: WINDOW });
+  for (let i = 0; i < 1000; i++) assert.equal(limiter.check("k", 1_000_000_000).allowed, true);
+});
