@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import { backendRecords } from "./backends.ts";
+import { dashboard } from "./dashboard.ts";
 import { valuesJsonSchema } from "./json_schema.ts";
 import { mergeValues } from "./merge.ts";
 import { presets, scenarios } from "./presets.ts";
@@ -59,6 +60,7 @@ export function generatedFiles(): Map<string, string> {
   files.set("values.yaml", valuesYaml(values.parse({}), schema, ` Default values of the nexus chart.\n ${notice}`));
   files.set("README.md", chartReadme(valuesTable(schema)));
   files.set("files/backends.json", JSON.stringify(backendRecords, null, 2) + "\n");
+  files.set("files/dashboard.json", JSON.stringify(dashboard(), null, 2) + "\n");
   files.set("files/worker-defaults.json", JSON.stringify(worker.parse({}), null, 2) + "\n");
   for (const [name, preset] of Object.entries(presets)) {
     const file = `values-${name}.yaml`;

@@ -31,8 +31,17 @@ helm_k8s="-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/
 helm_lint_k8s="-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34"
 go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
   "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s $helm_lint_k8s"
-go_tool ct github.com/helm/chart-testing/v3/ct "$CT_VERSION" \
-  "-X github.com/helm/chart-testing/v3/ct/cmd.Version=$CT_VERSION"
+# ct: `go install ct@version` fails here (the proxy refuses the module's version list, which go install reads
+# for deprecations), so build it inside a throwaway module that requires the exact version.
+ct_version() { [ -x "$1" ] && go version -m "$1" 2>/dev/null | awk '$1 == "dep" && $2 == "github.com/helm/chart-testing/v3" { print $3 }'; }
+if [ "$(ct_version "$NEXUS_BIN/ct" || true)" != "$CT_VERSION" ]; then
+  echo "installing ct $CT_VERSION (go build)" >&2
+  wrapper="$(mktemp -d)"
+  printf 'module nexus.local/cttools\n\ngo 1.24\n\nrequire github.com/helm/chart-testing/v3 %s\n' "$CT_VERSION" >"$wrapper/go.mod"
+  (cd "$wrapper" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -ldflags "-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CT_VERSION" \
+    -o "$NEXUS_BIN/ct" github.com/helm/chart-testing/v3/ct)
+  rm -rf "$wrapper"
+fi
 go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
 
 # pip_tool NAME VERSION installs the Python package NAME==VERSION and links its command into $NEXUS_BIN.
