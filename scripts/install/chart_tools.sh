@@ -33,8 +33,7 @@ go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
   "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s $helm_lint_k8s"
 # ct: `go install ct@version` fails here (the proxy refuses the module's version list, which go install reads
 # for deprecations), so build it inside a throwaway module that requires the exact version.
-ct_version() { [ -x "$1" ] && go version -m "$1" 2>/dev/null | awk '$1 == "dep" && $2 == "github.com/helm/chart-testing/v3" { print $3 }'; }
-if [ "$(ct_version "$NEXUS_BIN/ct" || true)" != "$CT_VERSION" ]; then
+if [ "$(module_version "$NEXUS_BIN/ct")" != "$CT_VERSION" ]; then
   echo "installing ct $CT_VERSION (go build)" >&2
   wrapper="$(mktemp -d)"
   printf 'module nexus.local/cttools\n\ngo 1.24\n\nrequire github.com/helm/chart-testing/v3 %s\n' "$CT_VERSION" >"$wrapper/go.mod"
@@ -42,12 +41,12 @@ if [ "$(ct_version "$NEXUS_BIN/ct" || true)" != "$CT_VERSION" ]; then
     -o "$NEXUS_BIN/ct" github.com/helm/chart-testing/v3/ct)
   rm -rf "$wrapper"
 fi
-go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" "-X main.version=$KUBECONFORM_VERSION"
 
 # pip_tool NAME VERSION installs the Python package NAME==VERSION and links its command into $NEXUS_BIN.
 pip_tool() {
   local name="$1" version="$2" venv="$NEXUS_TOOLS/py"
-  if [ -x "$NEXUS_BIN/$name" ] && "$venv/bin/python" -m pip show "$name" 2>/dev/null | grep -qx "Version: $version"; then
+  if [ -x "$NEXUS_BIN/$name" ] && "$venv/bin/python" -m pip show "$name" 2>/dev/null | grep -x "Version: $version" >/dev/null; then
     return 0
   fi
   command -v python3 >/dev/null || { echo "install/chart_tools.sh: python3 is required to install $name" >&2; exit 1; }
