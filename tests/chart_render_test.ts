@@ -283,10 +283,8 @@ Deno.test("every container runs non-root, read-only, without capabilities, with 
         assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"], `${where} drops ALL`);
         assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where} no escalation`);
         assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where} has requests`);
-        if (obj.kind === "Deployment") {
-          assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where} read-only root`);
-          assert.ok(c.livenessProbe && c.readinessProbe, `${where} has probes`);
-        }
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where} read-only root`);
+        if (obj.kind === "Deployment") assert.ok(c.livenessProbe && c.readinessProbe, `${where} has probes`);
       }
     }
   }
