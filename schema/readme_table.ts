@@ -25,8 +25,9 @@ function typeOf(schema: Json): string {
 }
 
 function row(path: string, schema: Json): string {
-  const fallback = "default" in schema ? `\`${JSON.stringify(schema.default)}\`` : "";
-  const text = String(schema.description ?? "").replaceAll("|", "\\|");
+  const json = JSON.stringify(schema.default);
+  const fallback = !("default" in schema) ? "" : json.length > 80 ? "see values.yaml" : `\`${json}\``;
+  const text = String(schema.description ?? "").replaceAll("|", "\\|").replaceAll("<", "&lt;");
   return `| \`${path}\` | ${typeOf(schema)} | ${fallback.replaceAll("|", "\\|")} | ${text} |`;
 }
 
