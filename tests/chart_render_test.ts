@@ -391,3 +391,22 @@ Deno.test("NOTES tells how to read the generated key and reach the gateway in ea
     await Deno.remove(copy, { recursive: true });
   }
 });
+
+Deno.test("Redis is internal by default, external from a URL or Secret, or absent", async () => {
+  const [internal, external, none] = await Promise.all([
+    rendered({}),
+    rendered({ values: { redis: { mode: "external", external: { existingSecret: "redis-creds" } } } }),
+    rendered({ values: { redis: { mode: "none" } } }),
+  ]);
+  const names = (objects: Manifest[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.ok(names(internal.objects).includes("Deployment/nexus-redis"));
+  assert.ok(names(internal.objects).includes("Service/nexus-redis"));
+  for (const r of [external, none]) assert.ok(!names(r.objects).some((n) => n.endsWith("/nexus-redis")));
+  const gatewayEnv = (objects: Manifest[]) =>
+    podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!.containers[0].env;
+  const redisEnv = gatewayEnv(external.objects).find((e: Manifest) => e.name === "REDIS_URL");
+  assert.deepEqual(redisEnv.valueFrom.secretKeyRef, { name: "redis-creds", key: "REDIS_URL" });
+  assert.ok(!("REDIS_URL" in configMap(external.objects)));
+  assert.ok(!("REDIS_URL" in configMap(none.objects)), "no Redis: the gateway limits in memory");
+  assert.ok(!gatewayEnv(none.objects).some((e: Manifest) => e.name === "REDIS_URL"));
+});
