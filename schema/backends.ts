@@ -23,6 +23,8 @@ export interface Backend {
   slowStart: boolean;
   /** Non-root user the image runs as. */
   runAsUser: number;
+  /** Size of the writable /tmp (HOME): vLLM and SGLang keep compile and kernel caches there. */
+  tmpSize: string;
   /** Pass HF_TOKEN from the Secret. */
   hfToken: boolean;
   /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
@@ -42,6 +44,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     gpu: 0,
     slowStart: false,
     runAsUser: 1993,
+    tmpSize: "256Mi",
     hfToken: false,
     workload: "deployment",
   },
@@ -56,6 +59,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     gpu: 1,
     slowStart: true,
     runAsUser: 1000,
+    tmpSize: "10Gi",
     hfToken: true,
     workload: "deployment",
   },
@@ -70,6 +74,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     gpu: 1,
     slowStart: true,
     runAsUser: 1000,
+    tmpSize: "10Gi",
     hfToken: true,
     workload: "deployment",
   },
@@ -84,6 +89,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     gpu: 1,
     slowStart: true,
     runAsUser: 1000,
+    tmpSize: "10Gi",
     hfToken: true,
     workload: "inferenceService",
   },
