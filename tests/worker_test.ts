@@ -312,6 +312,22 @@ Deno.test("WORKER_BASE_PATH serves the API under a prefix, like a KServe predict
   await health.body?.cancel();
 });
 
+Deno.test("WORKER_LOG_REQUESTS logs each request's X-Request-ID and which auth headers arrived, never their values", async () => {
+  await using worker = await startWorker({ ...FAST, WORKER_LOG_REQUESTS: "true" });
+  const response = await fetch(`${worker.url}/v1/models`, {
+    headers: { "x-request-id": "req-123", authorization: "Bearer secret-value" },
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const line = await worker.child.waitForLine(/"request_id":"req-123"/);
+  const entry = JSON.parse(line);
+  assert.deepEqual(
+    { msg: entry.msg, method: entry.method, path: entry.path, status: entry.status, auth: entry.auth_headers },
+    { msg: "request", method: "GET", path: "/v1/models", status: 200, auth: ["authorization"] },
+  );
+  assert.ok(!worker.child.output().includes("secret-value"));
+});
+
 Deno.test("WORKER_FAIL_STATUS makes every /v1 request fail with that status and an OpenAI error body", async () => {
   await using worker = await startWorker({ ...FAST, WORKER_FAIL_STATUS: "503" });
   await assert.rejects(

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   failStatus: number | undefined;
   /** How long in-flight requests may run after SIGTERM before the worker exits anyway, in ms. */
   shutdownGraceMs: number;
+  /** Log one line per request (method, path, status, X-Request-ID, names of auth headers received). */
+  logRequests: boolean;
 }
 
 /** A startup configuration error; its message names the variable and the bad value. */
@@ -59,6 +61,9 @@ const schema = z.object({
   WORKER_BASE_PATH: basePath.default(""),
   WORKER_FAIL_STATUS: integer(400, 599).optional(),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(5_000),
+  WORKER_LOG_REQUESTS: z.enum(["true", "false", "1", "0"], "must be true or false")
+    .transform((value) => value === "true" || value === "1")
+    .default(false),
 });
 
 /** What each variable means; typed by the schema so a variable cannot go undocumented. */
@@ -73,6 +78,7 @@ const descriptions: Record<keyof typeof schema.shape, string> = {
   WORKER_BASE_PATH: "Path prefix of the API: `/openai` serves `/openai/v1/...` like a KServe predictor.",
   WORKER_FAIL_STATUS: "When set (400–599), every `/v1` request gets this status and an OpenAI error body.",
   WORKER_SHUTDOWN_GRACE_MS: "After SIGTERM, how long in-flight requests may finish before the worker exits.",
+  WORKER_LOG_REQUESTS: "`true`: a JSON line per request: path, status, `request_id`, `auth_headers` (names only).",
 };
 
 /** Every WORKER_* variable with its default and meaning (the README table shows the same). */
@@ -109,5 +115,6 @@ export function parseConfig(env: Record<string, string | undefined>): WorkerConf
     basePath: v.WORKER_BASE_PATH,
     failStatus: v.WORKER_FAIL_STATUS,
     shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE_MS,
+    logRequests: v.WORKER_LOG_REQUESTS,
   };
 }

@@ -34,6 +34,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
     basePath: "",
     failStatus: undefined,
     shutdownGraceMs: 5000,
+    logRequests: false,
   });
   assert.deepEqual(
     variables.map((v) => [v.name, v.default]),
@@ -48,6 +49,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
       ["WORKER_BASE_PATH", ""],
       ["WORKER_FAIL_STATUS", undefined],
       ["WORKER_SHUTDOWN_GRACE_MS", "5000"],
+      ["WORKER_LOG_REQUESTS", "false"],
     ],
   );
 });
@@ -99,4 +101,12 @@ Deno.test("the base path is normalized to no trailing slash and must be a plain 
 
 Deno.test("a model id with spaces is rejected", () => {
   assert.match(rejection({ WORKER_MODEL: "my model" }), /WORKER_MODEL="my model"/);
+});
+
+Deno.test("WORKER_LOG_REQUESTS takes true/false or 1/0 and nothing else", () => {
+  assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "true" }).logRequests, true);
+  assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "1" }).logRequests, true);
+  assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "false" }).logRequests, false);
+  assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "0" }).logRequests, false);
+  assert.match(rejection({ WORKER_LOG_REQUESTS: "yes" }), /WORKER_LOG_REQUESTS="yes": must be true or false/);
 });

@@ -2,11 +2,8 @@
 
 import { ConfigError, parseConfig, type WorkerConfig } from "./config.ts";
 import { createMetrics } from "./metrics.ts";
+import { log } from "./log.ts";
 import { createHandler } from "./server.ts";
-
-function log(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), level: "info", service: "worker", ...fields }));
-}
 
 let config: WorkerConfig;
 try {
@@ -20,21 +17,21 @@ try {
 const server = Deno.serve({
   port: config.port,
   hostname: config.host,
-  onListen: ({ hostname, port }) => log({ msg: "listening", address: `http://${hostname}:${port}`, config }),
+  onListen: ({ hostname, port }) => log("info", { msg: "listening", address: `http://${hostname}:${port}`, config }),
 }, createHandler(config, createMetrics(config.model)));
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log({ msg: "draining", signal, graceMs: config.shutdownGraceMs });
+  log("info", { msg: "draining", signal, graceMs: config.shutdownGraceMs });
   const timer = setTimeout(() => {
-    log({ msg: "grace period over, exiting with requests in flight" });
+    log("info", { msg: "grace period over, exiting with requests in flight" });
     Deno.exit(0);
   }, config.shutdownGraceMs);
   await server.shutdown();
   clearTimeout(timer);
-  log({ msg: "stopped" });
+  log("info", { msg: "stopped" });
   Deno.exit(0);
 }
 

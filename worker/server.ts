@@ -4,6 +4,7 @@ import { Completions } from "./completion.ts";
 import { type CompletionKind, readCompletionRequest } from "./completion_request.ts";
 import type { WorkerConfig } from "./config.ts";
 import { errorResponse, WorkerError } from "./errors.ts";
+import { log } from "./log.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -44,7 +45,7 @@ export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Han
     { code: "mock_failure" },
   );
 
-  return async (request) => {
+  const handle: Handler = async (request) => {
     const path = pathOf(request.url);
     try {
       if (failure && path.startsWith(api)) throw failure;
@@ -63,8 +64,27 @@ export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Han
       return await handler(request);
     } catch (error) {
       if (error instanceof WorkerError) return errorResponse(error);
-      console.error(JSON.stringify({ level: "error", msg: "unhandled error", path, error: String(error) }));
+      log("error", { msg: "unhandled error", path, error: String(error) });
       return errorResponse(new WorkerError(500, "Internal error in the mock worker.", { code: "internal_error" }));
     }
+  };
+  return config.logRequests ? withRequestLog(handle) : handle;
+}
+
+const AUTH_HEADERS = ["authorization", "x-api-key"];
+
+/** Wraps a handler so each request leaves one log line (for tests of what a gateway forwards). */
+function withRequestLog(handle: Handler): Handler {
+  return async (request) => {
+    const response = await handle(request);
+    log("info", {
+      msg: "request",
+      method: request.method,
+      path: pathOf(request.url),
+      status: response.status,
+      request_id: request.headers.get("x-request-id"),
+      auth_headers: AUTH_HEADERS.filter((name) => request.headers.has(name)),
+    });
+    return response;
   };
 }
