@@ -69,7 +69,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     healthPath: "/health",
     basePath: "",
     command: ["python3", "-m", "sglang.launch_server"],
-    args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000"],
+    args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
     env: {},
     gpu: 1,
     slowStart: true,
