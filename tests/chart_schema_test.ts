@@ -69,6 +69,11 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
     message: /no upstream: enable a worker/,
   },
   {
+    name: "a vLLM worker without a model id",
+    case: { values: { workers: { vllm: { backend: "vllm" } } } },
+    message: /workers\.vllm\.model: set the model id that backend vllm serves/,
+  },
+  {
     name: "external Redis without a URL or Secret",
     case: { values: { redis: { mode: "external" } } },
     message: /redis\.external: set url or existingSecret/,

@@ -98,6 +98,9 @@ record (its backend's entry in files/backends.json), gpu (resolved), isGpu, obje
 {{- if has $name (list "gateway" "redis" "test") -}}
 {{- fail (printf "workers.%s: the name %q is reserved for the chart's own objects; pick another worker name" $name $name) -}}
 {{- end -}}
+{{- if and (ne $w.backend "mock") (not (hasKey $values "model")) -}}
+{{- fail (printf "workers.%s.model: set the model id that backend %s serves (e.g. meta-llama/Meta-Llama-3-8B-Instruct)" $name $w.backend) -}}
+{{- end -}}
 {{- $record := get $records $w.backend -}}
 {{- if not (hasKey $w "gpu") }}{{ $_ := set $w "gpu" $record.gpu }}{{ end -}}
 {{- $_ := set $w "record" $record -}}
