@@ -27,7 +27,7 @@ Deno.test("every chart value has a description", () => {
   walk(valuesJsonSchema(values), (node, path) => {
     const props = node.properties as Record<string, Json> | undefined;
     for (const [key, sub] of Object.entries(props ?? {})) {
-      if (path.includes("/oneOf")) continue; // policy fields are described on the union's members
+      if (path.includes("/allOf")) continue; // the policy strategy check repeats described members
       assert.ok(sub.description, `no description for ${path}/properties/${key}`);
     }
   });
@@ -37,9 +37,11 @@ Deno.test("the workers map types its entries and the canary percent is bounded",
   const schema = valuesJsonSchema(values) as Json & { properties: Record<string, Json> };
   const entry = schema.properties.workers.additionalProperties as Json;
   assert.equal((entry.properties as Json & { backend: Json }).backend.type, "string");
-  const policies = ((schema.properties.gateway.properties as Record<string, Json>).routePolicies
-    .additionalProperties as Json).oneOf as Json[];
-  const canary = policies.find((p) => JSON.stringify(p).includes('"canary"')) as Json & {
+  const policy = (schema.properties.gateway.properties as Record<string, Json>).routePolicies
+    .additionalProperties as Json;
+  assert.ok(!("oneOf" in policy), "the union is if/then on strategy, so errors name one member's field");
+  const members = (policy.allOf as Json[]).filter((m) => m.then).map((m) => m.then as Json);
+  const canary = members.find((m) => JSON.stringify(m).includes('"canary"')) as Json & {
     properties: { percent: Json };
   };
   assert.equal(canary.properties.percent.maximum, 100);

@@ -44,6 +44,11 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
     message: /at '\/gateway\/routePolicies\/m\/percent': maximum: got 150, want 100/,
   },
   {
+    name: "an unknown routing strategy",
+    case: { values: { gateway: { routePolicies: { m: { strategy: "roundrobin" } } } } },
+    message: /at '\/gateway\/routePolicies\/m\/strategy': value must be one of 'canary', 'weighted', 'fallback'/,
+  },
+  {
     name: "a policy naming an unknown worker",
     case: { values: { gateway: { routePolicies: { m: { strategy: "fallback", upstreams: ["mock", "ghost"] } } } } },
     message: /gateway\.routePolicies\["m"\] names upstream "ghost", which is not an enabled worker or externalUpstream/,
