@@ -328,7 +328,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
   if (request.body === null) return new Uint8Array(0);
-  if (declared !== null) return new Uint8Array(await request.arrayBuffer());
+  if (declared !== null) return await request.bytes();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   const reader = request.body.getReader();
