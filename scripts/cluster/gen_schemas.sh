@@ -34,7 +34,7 @@ dest="$NEXUS_ROOT/tests/schemas"
 work="$(mktemp -d)"
 started=false
 cleanup() {
-  rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] && echo "work dir: $work" >&2 || rm -rf "$work"
   if $started; then bash "$here/down.sh" >/dev/null; fi
 }
 trap cleanup EXIT
@@ -84,7 +84,9 @@ spec["definitions"] = {n: defs[n] for n in sorted(keep)}
 spec["paths"] = {}
 json.dump(spec, open(path, "w"))
 PY
-"$NEXUS_BIN/openapi2jsonschema" --kubernetes --stand-alone --strict --expanded -o "$work/all" "$work/openapi.json" >/dev/null
+# openapi2jsonschema resolves its output dir against the current directory even when it is absolute: run it there.
+(cd "$work" && "$NEXUS_BIN/openapi2jsonschema" --kubernetes --stand-alone --strict --expanded -o all openapi.json \
+  >openapi2jsonschema.log 2>&1) || { cat "$work/openapi2jsonschema.log" >&2; exit 1; }
 
 out="$work/out"
 k8s_dir="$out/kubernetes/$version-standalone-strict"
@@ -97,7 +99,7 @@ for entry in "${KINDS[@]}"; do
   if [ ! -f "$work/all/$file" ]; then echo "gen_schemas.sh: openapi2jsonschema wrote no $file" >&2; exit 1; fi
   cp "$work/all/$file" "$k8s_dir/$file"
 done
-(cd "$NEXUS_ROOT" && deno run --allow-read --allow-write scripts/cluster/crd_schemas.ts "$out/crds" ../shared/crds/*.yaml >/dev/null)
+(cd "$NEXUS_ROOT" && deno run -A scripts/cluster/crd_schemas.ts "$out/crds" ../shared/crds/*.yaml >/dev/null)
 
 if $check; then
   if ! diff -r "$dest" "$out" >/dev/null; then

@@ -111,9 +111,16 @@ start kwok "$NEXUS_BIN/kwok" --kubeconfig "$kubeconfig" --config "$here/kwok/sta
 kubectl=("$NEXUS_BIN/kubectl" --kubeconfig "$kubeconfig")
 wait_for "the default service account" "${kubectl[@]}" get serviceaccount default -n default
 "${kubectl[@]}" apply -f "$here/kwok/nodes.yaml" >/dev/null
-"${kubectl[@]}" wait --for condition=Ready node --all --timeout 120s >/dev/null
+# all_nodes_ready: true once kwok reports every node of nodes.yaml Ready.
+all_nodes_ready() {
+  local ready
+  ready="$("${kubectl[@]}" get nodes \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)"
+  [ "$ready" -eq "$(grep -c '^kind: Node$' "$here/kwok/nodes.yaml")" ]
+}
+wait_for "kwok to make the nodes Ready" all_nodes_ready
 "${kubectl[@]}" apply --server-side -f "$NEXUS_ROOT/../shared/crds/" >/dev/null
-"${kubectl[@]}" wait --for condition=Established crd --all --timeout 120s >/dev/null
+wait_for "the CRDs to be established" "${kubectl[@]}" wait --for condition=Established crd --all --timeout 5s
 up=true
 
 echo "cluster up: $("${kubectl[@]}" version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])'), \
