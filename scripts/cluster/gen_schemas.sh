@@ -100,6 +100,8 @@ for entry in "${KINDS[@]}"; do
   cp "$work/all/$file" "$k8s_dir/$file"
 done
 (cd "$NEXUS_ROOT" && deno run -A scripts/cluster/crd_schemas.ts "$out/crds" ../shared/crds/*.yaml >/dev/null)
+# Committed as `deno fmt` would write them, so `deno task check` stays green.
+(cd "$NEXUS_ROOT" && deno fmt --config deno.json --quiet "$out")
 
 if $check; then
   if ! diff -r "$dest" "$out" >/dev/null; then
