@@ -7,16 +7,14 @@ keep_logs=false
 [ "${1:-}" = "--keep-logs" ] && keep_logs=true
 
 if [ -f "$state/pids" ]; then
-  # Reverse start order: kwok and the controllers first, etcd last.
+  # One at a time in reverse start order (kwok and the controllers first, etcd last), so the apiserver has no
+  # clients left. An ephemeral cluster need not shut down gracefully: what ignores SIGTERM for 10 s is killed.
   tac "$state/pids" | while read -r name pid; do
-    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
-  done
-  tac "$state/pids" | while read -r name pid; do
+    # Only the process up.sh started: the PID must still run the binary of that name.
+    [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == */"$name" ]] || continue
+    kill "$pid" 2>/dev/null || continue
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "cluster/down.sh: $name ($pid) did not stop, killing it" >&2
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+    kill -9 "$pid" 2>/dev/null || true
   done
   rm -f "$state/pids"
 fi

@@ -144,7 +144,9 @@ Deno.test({
       assert.equal(pod.status.phase, "Pending");
       assert.equal(pod.spec.nodeName, undefined);
       assert.equal(scheduled.reason, "Unschedulable");
-      assert.match(scheduled.message ?? "", /untolerated taint.*nvidia\.com\/gpu/);
+      // Every GPU node is ruled out by its taint (the CPU nodes by the gpuPool nodeSelector).
+      const gpuNodes = [...(await nodePools()).values()].filter((pool) => pool === "gpu").length;
+      assert.match(scheduled.message ?? "", new RegExp(`\\b${gpuNodes} node\\(s\\) had untolerated taint`));
     } finally {
       await drop(release);
     }
