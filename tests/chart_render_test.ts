@@ -290,6 +290,18 @@ Deno.test("every container runs non-root, read-only, without capabilities, with 
   }
 });
 
+Deno.test("no pod gets Service link variables, so a Service named worker cannot set WORKER_PORT=tcp://...", async () => {
+  const all = await Promise.all(everyFileCase.map(rendered));
+  let pods = 0;
+  for (const r of all) {
+    for (const { obj, spec } of workloads(r.objects)) {
+      assert.equal(spec.enableServiceLinks, false, `${obj.kind}/${obj.metadata.name} enableServiceLinks`);
+      pods++;
+    }
+  }
+  assert.ok(pods >= 20, "gateway, Redis, worker, InferenceService and test pods were checked");
+});
+
 Deno.test("a config change rolls the gateway pods through checksum/config", async () => {
   const [a, b] = await Promise.all([
     rendered({}),
