@@ -8,6 +8,7 @@ import { loadConfig } from "../gateway/config.ts";
 import { parseConfig, variables as workerVariables } from "../worker/config.ts";
 import {
   type Manifest,
+  named,
   ofKind,
   podSpec,
   presetFiles,
@@ -59,9 +60,7 @@ function containerEnv(objects: Manifest[], container: Manifest): Record<string, 
   const env: Record<string, string> = {};
   const secrets = secretData(objects);
   for (const source of container.envFrom ?? []) {
-    const cm = ofKind(objects, "ConfigMap").find((c) => c.metadata.name === source.configMapRef?.name);
-    assert.ok(cm, `envFrom ConfigMap ${source.configMapRef?.name} is rendered`);
-    Object.assign(env, cm.data);
+    Object.assign(env, named(objects, "ConfigMap", source.configMapRef?.name).data);
   }
   for (const entry of container.env ?? []) {
     if (entry.value !== undefined) {
@@ -93,10 +92,9 @@ function namesRead<T>(env: Record<string, string>, parse: (env: Record<string, s
   return { result: parse(recording), read };
 }
 
+/** The first container of a Deployment. */
 function deployment(objects: Manifest[], name: string): Manifest {
-  const found = ofKind(objects, "Deployment").find((d) => d.metadata.name === name);
-  assert.ok(found, `Deployment ${name} is rendered`);
-  return podSpec(found)!.containers[0];
+  return podSpec(named(objects, "Deployment", name))!.containers[0];
 }
 
 Deno.test("every rendering's gateway environment parses with gateway/config.ts, and it reads every variable", async () => {
