@@ -3,7 +3,8 @@
  * Secret key, port and model its later commands name is what that rendering holds.
  */
 import assert from "node:assert/strict";
-import { type Manifest, manifests, named, ofKind, podSpec, run } from "./support/chart.ts";
+import { parse } from "yaml";
+import { helmTemplate, type Manifest, manifests, named, ofKind, podSpec, run } from "./support/chart.ts";
 import { repoRoot } from "./support/paths.ts";
 
 /** The shell commands of the README's "Install and smoke-test" section, continuation lines joined. */
@@ -87,4 +88,16 @@ Deno.test("the README's helm install renders, and its later commands name what i
     .find((e: Manifest) => e.name === "MODEL_ID").value;
   assert.equal(model, served);
   command(lines, new RegExp(`^helm test ${release} -n ${namespace}$`));
+});
+
+Deno.test("every values example in the README's Helm chart section renders", async () => {
+  const readme = await Deno.readTextFile(`${repoRoot}/README.md`);
+  const start = readme.indexOf("## Helm chart");
+  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const examples = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
+  assert.ok(examples.length >= 2, "the routing and GPU pool examples");
+  for (const values of examples) {
+    const out = await helmTemplate({ values });
+    assert.equal(out.code, 0, `${JSON.stringify(values)}:\n${out.stderr}`);
+  }
 });
