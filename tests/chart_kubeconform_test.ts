@@ -38,7 +38,7 @@ const cases: RenderCase[] = [
   { values: { gateway: { expose: { mode: "ingress", ingress: { tls: { enabled: true } } } } } },
   {
     values: {
-      networkPolicy: { enabled: true },
+      networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { team: "monitoring" } } }] },
       serviceMonitor: { enabled: true },
       grafanaDashboard: { enabled: true },
       hfToken: { value: "hf_x" },

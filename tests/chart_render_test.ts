@@ -466,6 +466,16 @@ Deno.test("networkPolicy lets only the gateway reach workers and Redis", async (
   assert.equal(workerPods.spec.template.metadata.labels["nexus.io/role"], "worker");
 });
 
+Deno.test("networkPolicy.metricsFrom lets Prometheus into the workers' http port only", async () => {
+  const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+  const { objects } = await rendered({ values: { networkPolicy: { enabled: true, metricsFrom: [prometheus] } } });
+  const [workers, redis] = ["nexus-workers", "nexus-redis"].map((name) => named(objects, "NetworkPolicy", name));
+  assert.deepEqual(workers.spec.ingress[1], { from: [prometheus], ports: [{ port: "http", protocol: "TCP" }] });
+  assert.equal(redis.spec.ingress.length, 1, "Redis stays gateway-only");
+  const mock = podSpec(named(objects, "Deployment", "nexus-mock"))!;
+  assert.ok(mock.containers[0].ports.some((p: Manifest) => p.name === "http"), "the workers' port is named http");
+});
+
 Deno.test("serviceMonitor and grafanaDashboard render when enabled and chart nexus_* and vllm:* metrics", async () => {
   const { objects } = await rendered({
     values: { serviceMonitor: { enabled: true }, grafanaDashboard: { enabled: true } },
