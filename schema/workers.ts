@@ -60,7 +60,7 @@ export const worker = z.strictObject({
     pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent").describe("Image pull policy."),
   }).prefault({}).describe("Container image; empty fields take the backend's default."),
   args: z.array(z.string()).default([]).describe("Extra arguments appended to the backend's command line."),
-  env: stringMap("Extra environment variables for the worker container."),
+  env: stringMap("Extra environment variables for the worker container (not the ones the chart sets, e.g. MODEL_ID)."),
   replicas: z.int().min(0).default(1).describe("Replicas when autoscaling is off."),
   gpu: z.int().min(0).optional().describe(
     "nvidia.com/gpu per replica; above 0 makes this a GPU worker, scheduled on gpuPool. " +
