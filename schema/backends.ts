@@ -31,9 +31,12 @@ export interface Backend {
   workload: "deployment" | "inferenceService";
 }
 
-/** What vLLM, SGLang and KServe's runtimes share: one GPU, minutes to load a model, a gated model's HF_TOKEN. */
+/**
+ * What vLLM, SGLang and KServe's runtimes share: one GPU, minutes to load a model, a gated model's HF_TOKEN, and USER
+ * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set).
+ */
 const modelServer = {
-  env: {},
+  env: { USER: "nexus" },
   gpu: 1,
   slowStart: true,
   runAsUser: 1000,

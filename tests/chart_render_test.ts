@@ -341,6 +341,21 @@ Deno.test("every container runs non-root, read-only, without capabilities, with 
   }
 });
 
+Deno.test("model servers running as a non-root uid get USER, so torch's getpass.getuser() does not fail", async () => {
+  const all = await Promise.all(everyFileCase.map(rendered));
+  let servers = 0;
+  for (const r of all) {
+    for (const { obj, spec } of workloads(r.objects)) {
+      if (!["vllm", "sglang", "kserve"].includes(obj.metadata.labels["nexus.io/backend"])) continue;
+      const env = containers(spec)[0].env.map((e: Manifest) => e.name);
+      assert.ok(env.includes("USER"), `${obj.kind}/${obj.metadata.name} sets USER`);
+      assert.ok(spec.securityContext.runAsUser > 0, `${obj.kind}/${obj.metadata.name} runs as a non-root uid`);
+      servers++;
+    }
+  }
+  assert.ok(servers >= 6);
+});
+
 Deno.test("no pod gets Service link variables, so a Service named worker cannot set WORKER_PORT=tcp://...", async () => {
   const all = await Promise.all(everyFileCase.map(rendered));
   let pods = 0;
