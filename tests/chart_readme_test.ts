@@ -7,12 +7,19 @@ import { parse } from "yaml";
 import { helmTemplate, type Manifest, manifests, named, ofKind, podSpec, run } from "./support/chart.ts";
 import { repoRoot } from "./support/paths.ts";
 
+/** The text of the README section under `heading` (up to the next heading of the same level). */
+async function readmeSection(heading: string): Promise<string> {
+  const readme = await Deno.readTextFile(`${repoRoot}/README.md`);
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `README has the section ${heading}`);
+  const level = heading.slice(0, heading.indexOf(" ") + 1);
+  const end = readme.indexOf(`\n${level}`, start + heading.length + 2);
+  return readme.slice(start, end < 0 ? undefined : end);
+}
+
 /** The shell commands of the README's "Install and smoke-test" section, continuation lines joined. */
 async function walkThrough(): Promise<string[]> {
-  const readme = await Deno.readTextFile(`${repoRoot}/README.md`);
-  const start = readme.indexOf("### Install and smoke-test");
-  assert.ok(start >= 0, "README has the Install and smoke-test section");
-  const section = readme.slice(start, readme.indexOf("\n### ", start + 1));
+  const section = await readmeSection("### Install and smoke-test");
   const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]);
   return blocks.join("\n").replace(/\\\n\s*/g, "").split("\n")
     .map((line) => line.replace(/\s+#.*$/, "").trim())
@@ -91,13 +98,19 @@ Deno.test("the README's helm install renders, and its later commands name what i
 });
 
 Deno.test("every values example in the README's Helm chart section renders", async () => {
-  const readme = await Deno.readTextFile(`${repoRoot}/README.md`);
-  const start = readme.indexOf("## Helm chart");
-  const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+  const section = await readmeSection("## Helm chart");
   const examples = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
   assert.ok(examples.length >= 2, "the routing and GPU pool examples");
   for (const values of examples) {
     const out = await helmTemplate({ values });
     assert.equal(out.code, 0, `${JSON.stringify(values)}:\n${out.stderr}`);
   }
+});
+
+Deno.test("every helm upgrade in the README's Helm chart section keeps the release's values", async () => {
+  const section = await readmeSection("## Helm chart");
+  const upgrades = [...section.matchAll(/^\s*(helm upgrade .*)$/gm)].map((m) => m[1]);
+  assert.ok(upgrades.length >= 2);
+  // Without --reuse-values (or the same -f files) an upgrade resets the GPU preset and the image to the defaults.
+  for (const upgrade of upgrades) assert.match(upgrade, /--reuse-values|-f /, upgrade);
 });
