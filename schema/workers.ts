@@ -35,6 +35,10 @@ const cache = z.strictObject({
   sizeLimit: z.string().default("20Gi").describe("emptyDir size limit."),
   size: z.string().default("50Gi").describe("PVC size (type pvc)."),
   storageClassName: z.string().default("").describe("PVC storage class (type pvc); empty: the cluster default."),
+  accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]).default("ReadWriteOnce").describe(
+    "PVC access mode (type pvc). ReadWriteOnce holds replicas to one node; with autoscaling across GPU nodes use " +
+      "ReadWriteMany storage (NFS, CephFS, Filestore, EFS).",
+  ),
   existingClaim: z.string().default("").describe("Use this existing PVC instead of creating one (type pvc)."),
 }).prefault({}).describe("Model cache mounted at /data (HF_HOME points there).");
 

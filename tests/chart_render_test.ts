@@ -315,12 +315,17 @@ Deno.test("the GPU preset runs vLLM with HF_TOKEN from model-worker-secrets, /da
   assert.ok(!mockless.includes("nexus-mock"));
 });
 
-Deno.test("mock workers have no startupProbe; a PVC cache renders a claim", async () => {
+Deno.test("mock workers have no startupProbe; a PVC cache renders a claim with the chosen access mode", async () => {
   const { objects } = await rendered({ values: { workers: { mock: { cache: { type: "pvc", size: "5Gi" } } } } });
   const mock = podSpec(named(objects, "Deployment", "nexus-mock"))!;
   assert.equal(mock.containers[0].startupProbe, undefined);
   assert.equal(mock.volumes.find((v: Manifest) => v.name === "cache").persistentVolumeClaim.claimName, "nexus-mock");
   assert.equal(ofKind(objects, "PersistentVolumeClaim")[0].spec.resources.requests.storage, "5Gi");
+  assert.deepEqual(ofKind(objects, "PersistentVolumeClaim")[0].spec.accessModes, ["ReadWriteOnce"]);
+  const shared = await rendered({
+    values: { workers: { mock: { cache: { type: "pvc", accessMode: "ReadWriteMany" } } } },
+  });
+  assert.deepEqual(ofKind(shared.objects, "PersistentVolumeClaim")[0].spec.accessModes, ["ReadWriteMany"]);
 });
 
 Deno.test("every container runs non-root, read-only, without capabilities, with requests and probes", async () => {
