@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { type Manifest, ofKind, rendered } from "./support/chart.ts";
-import { freePort, startGateway, startWorker } from "./support/process.ts";
+import { startGateway, startWorker } from "./support/process.ts";
 
 /** Labels Prometheus adds to every scraped series (target labels), not the exporters. */
 const TARGET_LABELS = new Set(["pod", "namespace", "service", "instance", "job", "container", "endpoint"]);
@@ -76,9 +76,9 @@ Deno.test("every metric and label the Grafana dashboard charts is exported by th
   const queries = await dashboardQueries();
   await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "1", WORKER_MAX_TOKENS: "4", WORKER_TTFT_MS: "1" });
   const key = "sk-dashboard-test-key";
-  // "dead" refuses connections: the fallback to the worker records an upstream error and a retry.
+  // "dead" (port 1, where nothing listens) refuses connections: the fallback records an upstream error and a retry.
   await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `dead=http://127.0.0.1:${freePort()};mock=${worker.url}`,
+    GATEWAY_UPSTREAMS: `dead=http://127.0.0.1:1;mock=${worker.url}`,
     GATEWAY_DEFAULT_UPSTREAM: "mock",
     GATEWAY_ROUTE_POLICIES: JSON.stringify({ "mock-worker": { strategy: "fallback", upstreams: ["dead", "mock"] } }),
     GATEWAY_API_KEYS: key,
