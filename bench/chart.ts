@@ -1,0 +1,108 @@
+/** A small SVG line chart writer: panels side by side, log-scaled axes, one line per series. */
+
+/** One line: a name for the legend, a colour, and its points (x ascending). */
+export interface Series {
+  name: string;
+  color: string;
+  points: Array<{ x: number; y: number }>;
+}
+
+/** One panel of the chart. */
+export interface Panel {
+  title: string;
+  series: Series[];
+}
+
+const WIDTH = 460;
+const HEIGHT = 320;
+const MARGIN = { left: 64, right: 16, top: 36, bottom: 48 };
+
+function escapeXml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+
+/** Powers of ten, and 2x and 5x steps, that cover [min, max]. */
+export function logTicks(min: number, max: number): number[] {
+  const ticks: number[] = [];
+  for (let exp = Math.floor(Math.log10(min)); exp <= Math.ceil(Math.log10(max)); exp++) {
+    for (const step of [1, 2, 5]) {
+      const value = step * 10 ** exp;
+      if (value >= min * 0.999 && value <= max * 1.001) ticks.push(value);
+    }
+  }
+  return ticks;
+}
+
+function formatTick(value: number): string {
+  if (value >= 1000) return `${value / 1000}k`;
+  return String(Number(value.toPrecision(3)));
+}
+
+function panelSvg(
+  panel: Panel,
+  options: { offsetX: number; xLabel: string; yLabel: string; xs: number[]; ys: number[] },
+) {
+  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const [xMin, xMax] = [Math.min(...options.xs), Math.max(...options.xs)];
+  const yMin = 10 ** Math.floor(Math.log10(Math.min(...options.ys)));
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(...options.ys)));
+  const sx = (x: number) =>
+    options.offsetX + MARGIN.left + (xMax === xMin ? plotW / 2 : (Math.log(x / xMin) / Math.log(xMax / xMin)) * plotW);
+  const sy = (y: number) => MARGIN.top + plotH - (Math.log(y / yMin) / Math.log(yMax / yMin)) * plotH;
+  const parts: string[] = [];
+  const left = options.offsetX + MARGIN.left;
+  parts.push(
+    `<text x="${left + plotW / 2}" y="20" text-anchor="middle" font-weight="bold">${escapeXml(panel.title)}</text>`,
+  );
+  parts.push(`<rect x="${left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (const y of logTicks(yMin, yMax)) {
+    parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${sy(y)}" y2="${sy(y)}" stroke="#eee"/>`);
+    parts.push(`<text x="${left - 6}" y="${sy(y) + 4}" text-anchor="end">${formatTick(y)}</text>`);
+  }
+  for (const x of options.xs) {
+    parts.push(`<line x1="${sx(x)}" x2="${sx(x)}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#eee"/>`);
+    parts.push(`<text x="${sx(x)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${formatTick(x)}</text>`);
+  }
+  parts.push(
+    `<text x="${left + plotW / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    `<text transform="translate(${options.offsetX + 16} ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${
+      escapeXml(options.yLabel)
+    }</text>`,
+  );
+  for (const series of panel.series) {
+    if (series.points.length === 0) continue;
+    const path = series.points.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
+    parts.push(`<polyline points="${path}" fill="none" stroke="${series.color}" stroke-width="2"/>`);
+    for (const p of series.points) {
+      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${series.color}"/>`);
+    }
+  }
+  return parts.join("\n");
+}
+
+/** Renders panels side by side with a shared legend below; axes are logarithmic. */
+export function lineChartSvg(panels: Panel[], options: { xLabel: string; yLabel: string; note?: string }): string {
+  const all = panels.flatMap((panel) => panel.series.flatMap((s) => s.points));
+  const xs = [...new Set(all.map((p) => p.x))].sort((a, b) => a - b);
+  const ys = all.map((p) => p.y).filter((y) => y > 0);
+  const names = [...new Map(panels.flatMap((p) => p.series).map((s) => [s.name, s.color])).entries()];
+  const legendH = 24 + (options.note ? 18 : 0);
+  const width = WIDTH * panels.length;
+  const height = HEIGHT + legendH;
+  const body = xs.length && ys.length
+    ? panels.map((panel, i) => panelSvg(panel, { offsetX: i * WIDTH, ...options, xs, ys })).join("\n")
+    : `<text x="${width / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data</text>`;
+  let x = MARGIN.left;
+  const legend = names.map(([name, color]) => {
+    const item = `<rect x="${x}" y="${HEIGHT + 4}" width="12" height="12" fill="${color}"/>` +
+      `<text x="${x + 16}" y="${HEIGHT + 14}">${escapeXml(name)}</text>`;
+    x += 24 + name.length * 7;
+    return item;
+  }).join("\n");
+  const note = options.note
+    ? `<text x="${MARGIN.left}" y="${HEIGHT + 36}" fill="#555">${escapeXml(options.note)}</text>`
+    : "";
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+    `font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${body}\n${legend}\n${note}\n</svg>\n`;
+}

@@ -1,0 +1,49 @@
+/** The exact command lines a bench run uses, with ports and scratch paths as placeholders, for BENCHMARKS.md. */
+
+import type { Plan } from "./plan.ts";
+import { litellmConfig, nexusEnv } from "./targets.ts";
+
+/** Lists every command and config of a run in the order the suites use them. */
+export function benchCommands(plan: Plan): string[] {
+  const load = `taskset -c ${plan.loadCpus}`;
+  const proxy = `taskset -c ${plan.targetCpus}`;
+  const env = (vars: Record<string, string>) => Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join(" ");
+  const worker = (t: Plan["latencyWorker"]) =>
+    `${
+      env({
+        WORKER_HOST: "127.0.0.1",
+        WORKER_PORT: "$WORKER_PORT",
+        WORKER_TTFT_MS: String(t.ttftMs),
+        WORKER_TOKEN_DELAY_MS: String(t.tokenDelayMs),
+        WORKER_MAX_TOKENS: String(t.maxTokens),
+        WORKER_MAX_NUM_SEQS: "100000",
+      })
+    } ${load} deno run -A worker/main.ts`;
+  const nexus = env(nexusEnv({ port: 0, upstreamUrl: "http://127.0.0.1:$UPSTREAM_PORT" })).replace(
+    "GATEWAY_PORT='0'",
+    "GATEWAY_PORT='$PORT'",
+  );
+  return [
+    "# backends",
+    `${worker(plan.latencyWorker)}    # latency suite`,
+    `${worker(plan.streamWorker)}    # streaming suite`,
+    `${load} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # ceiling suite: returns the worker's answer at once`,
+    `${proxy} redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no`,
+    "# targets (each alone on its core)",
+    `${nexus} ${proxy} deno run -A gateway/main.ts    # nexus-memory`,
+    `${nexus} REDIS_URL='redis://127.0.0.1:$REDIS_PORT' ${proxy} deno run -A gateway/main.ts    # nexus-redis`,
+    `${proxy} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # upstream { keepalive 256; } proxy_http_version 1.1; proxy_buffering off`,
+    `LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR ${proxy} litellm --config litellm.yaml --host 127.0.0.1 --port $PORT --num_workers 1`,
+    ...litellmConfig("http://127.0.0.1:$UPSTREAM_PORT").trimEnd().split("\n").map((l) => `#   litellm.yaml: ${l}`),
+    "# load",
+    `${load} wrk -t1 -c1 -d${plan.latencySeconds}s --timeout 10s -s post.lua $URL    # one connection`,
+    ...plan.rates.map((rate) =>
+      `${load} vegeta attack -targets=targets.txt -rate=${rate}/s -duration=${plan.latencySeconds}s -timeout=5s -max-workers=4000 -output=r.bin && vegeta encode -to json r.bin`
+    ),
+    `${load} wrk -t1 -c${plan.ceilingConnections} -d${plan.ceilingSeconds}s --timeout 10s -s post.lua $URL    # ceiling`,
+    ...plan.streamCounts.map((n) => `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS`),
+    `redis-cli CONFIG RESETSTAT; (${
+      plan.budget * 3
+    } requests over ${plan.replicas} replicas, GATEWAY_RATE_LIMIT_RPM=${plan.budget}); redis-cli INFO commandstats`,
+  ];
+}

@@ -1,0 +1,297 @@
+/** Writes BENCHMARKS.md and the latency chart from saved results. */
+
+import { lineChartSvg, type Series } from "./chart.ts";
+import type { BenchResults } from "./results.ts";
+import { ceiling, goals, oneConnection, openLoop, streaming } from "./summary.ts";
+import { TARGET_LABELS, TARGET_NAMES, type TargetName } from "./targets.ts";
+
+const COLORS: Record<TargetName, string> = {
+  direct: "#222222",
+  "nexus-memory": "#1f77b4",
+  "nexus-redis": "#2ca02c",
+  nginx: "#ff7f0e",
+  litellm: "#d62728",
+};
+
+/** Below this share of 2xx answers a point is left off the chart and flagged in the table. */
+const HEALTHY = 0.99;
+
+function ms(value: number, digits = 3): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+}
+
+function ratio(value: number, base: number, digits = 2): string {
+  return Number.isFinite(value) && Number.isFinite(base) && base > 0 ? `${(value / base).toFixed(digits)}×` : "–";
+}
+
+function num(value: number, digits = 0): string {
+  return Number.isFinite(value)
+    ? value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "–";
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(" | ")} |`,
+    `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+function targetsIn(results: BenchResults): TargetName[] {
+  const seen = new Set([...results.latency, ...results.ceiling, ...results.streaming].map((r) => r.target));
+  return TARGET_NAMES.filter((t) => seen.has(t));
+}
+
+/** The latency-against-load chart: p50 and p99 of each target at each offered rate (medians over rounds). */
+export function latencyChart(results: BenchResults): string {
+  const targets = targetsIn(results);
+  const panel = (title: string, pick: (o: ReturnType<typeof openLoop>) => number) => ({
+    title,
+    series: targets.map((target): Series => ({
+      name: TARGET_LABELS[target],
+      color: COLORS[target],
+      points: results.plan.rates
+        .map((rate) => ({ x: rate, o: openLoop(results.latency, target, rate) }))
+        .filter(({ o }) => o.rounds > 0 && o.success >= HEALTHY && Number.isFinite(pick(o)))
+        .map(({ x, o }) => ({ x, y: pick(o) })),
+    })),
+  });
+  return lineChartSvg([panel("p50 latency", (o) => o.p50), panel("p99 latency", (o) => o.p99)], {
+    xLabel: "offered load, open loop (requests/s)",
+    yLabel: "latency (ms), worker answers in ~" + results.plan.latencyWorker.ttftMs + " ms",
+    note: `Medians of ${results.plan.rounds} round(s). A line stops where that target answered < ${
+      HEALTHY * 100
+    }% of requests.`,
+  });
+}
+
+function goalSection(results: BenchResults): string {
+  const rows = goals(results).map((
+    g,
+  ) => [g.goal, g.measured, g.met === undefined ? "not measured" : g.met ? "**met**" : "**not met**"]);
+  return table(["goal (Nexus with auth, Redis limiter, routing)", "measured (median)", "status"], rows);
+}
+
+function latencySection(results: BenchResults): string {
+  const targets = targetsIn(results);
+  const nginxAdded = oneConnection(results.latency, "nginx").addedP50;
+  const one = table(
+    ["target", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "added p50 × nginx's", "requests/s"],
+    targets.map((t) => {
+      const o = oneConnection(results.latency, t);
+      return [
+        TARGET_LABELS[t],
+        ms(o.p50),
+        ms(o.p99),
+        ms(o.addedP50),
+        ms(o.addedP99),
+        t === "direct" ? "–" : ratio(o.addedP50, nginxAdded, 1),
+        num(o.rps),
+      ];
+    }),
+  );
+  const open = results.plan.rates.map((rate) => {
+    const rows = targets.map((t) => {
+      const o = openLoop(results.latency, t, rate);
+      if (o.rounds === 0) return [TARGET_LABELS[t], "not run (failed at a lower rate)", "", "", "", "", "", ""];
+      const success = `${(o.success * 100).toFixed(1)}%${
+        o.success < HEALTHY && o.topError ? ` (${o.topError.replaceAll("|", "/")})` : ""
+      }`;
+      return [
+        TARGET_LABELS[t],
+        ms(o.p50),
+        ms(o.p99),
+        ms(o.max, 1),
+        ms(o.addedP50),
+        ms(o.addedP99),
+        num(o.throughput),
+        success,
+      ];
+    });
+    return `#### ${rate.toLocaleString("en-US")} requests/s offered\n\n${
+      table(["target", "p50 ms", "p99 ms", "max ms", "added p50 ms", "added p99 ms", "answered/s", "2xx"], rows)
+    }`;
+  }).join("\n\n");
+  return `### One connection (wrk -c1, closed loop, ${results.plan.latencySeconds} s per round)\n\n${one}\n\n` +
+    `### Open loop (vegeta, fixed offered rate, ${results.plan.latencySeconds} s per round)\n\n${open}`;
+}
+
+function ceilingSection(results: BenchResults): string {
+  const targets = targetsIn(results);
+  const direct = ceiling(results.ceiling, "direct").rps;
+  const nginx = ceiling(results.ceiling, "nginx").rps;
+  return table(
+    [
+      "target",
+      "requests/s",
+      "× direct",
+      "× nginx",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "proxy CPU (cores)",
+      "proxy peak RSS MB",
+    ],
+    targets.map((t) => {
+      const c = ceiling(results.ceiling, t);
+      return [
+        TARGET_LABELS[t],
+        num(c.rps),
+        ratio(c.rps, direct),
+        ratio(c.rps, nginx),
+        ms(c.p50),
+        ms(c.p99),
+        num(c.non2xx),
+        ms(c.cpuCores, 2),
+        num(c.rssMb),
+      ];
+    }),
+  );
+}
+
+function streamingSection(results: BenchResults): string {
+  const targets = targetsIn(results);
+  const counts = [...new Set(results.streaming.map((r) => r.streams))].sort((a, b) => a - b);
+  return counts.map((n) => {
+    const rows = targets.map((t) => {
+      const s = streaming(results.streaming, t, n);
+      if (s.rounds === 0) return [TARGET_LABELS[t], "not measured", "", "", "", "", "", "", "", ""];
+      return [
+        TARGET_LABELS[t],
+        ms(s.ttftP50, 2),
+        ms(s.ttftP99, 2),
+        ms(s.addedTtftP50),
+        ms(s.gapP50, 2),
+        ms(s.gapP99, 2),
+        ms(s.addedGapP50),
+        ms(s.addedGapP99),
+        num(s.failed),
+        t === "direct" ? "–" : `${num(s.rssMb)} / ${ms(s.cpuCores, 2)}`,
+      ];
+    });
+    return `### ${n.toLocaleString("en-US")} concurrent streams\n\n${
+      table([
+        "target",
+        "TTFT p50 ms",
+        "TTFT p99 ms",
+        "added TTFT p50 ms",
+        "gap p50 ms",
+        "gap p99 ms",
+        "added gap p50 ms",
+        "added gap p99 ms",
+        "failed",
+        "proxy peak RSS MB / CPU cores",
+      ], rows)
+    }`;
+  }).join("\n\n");
+}
+
+function rateLimitSection(results: BenchResults): string {
+  const r = results.rateLimit;
+  if (!r) return "Not run.";
+  const exact = r.admitted === r.budget;
+  const calls = Object.entries(r.redisCalls).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(", ");
+  return table([
+    "replicas",
+    "budget (per minute, one key)",
+    "sent",
+    "admitted (200)",
+    "limited (429)",
+    "other",
+    "exact",
+    "Redis calls per request",
+    "seconds",
+  ], [[
+    String(r.replicas),
+    num(r.budget),
+    num(r.sent),
+    num(r.admitted),
+    num(r.limited),
+    Object.entries(r.otherStatuses).map(([s, n]) => `${s}: ${n}`).join(", ") || "0",
+    exact ? "**yes**" : "**no**",
+    ms(r.redisCallsPerRequest, 2),
+    ms(r.seconds, 1),
+  ]]) + `\n\nRedis commands during the burst: ${calls || "none"}.`;
+}
+
+/** Renders BENCHMARKS.md: goals, machine and versions, commands, one table per scenario, the chart, findings. */
+export function renderReport(results: BenchResults, options: { chartPath: string; findings: string }): string {
+  const plan = results.plan;
+  const versions = table(["component", "version"], Object.entries(results.versions).map(([k, v]) => [k, `\`${v}\``]));
+  const machine = Object.entries(results.machine).map(([k, v]) => `${k}: ${v}`).join("; ");
+  return `# Benchmarks
+
+<!-- Generated by \`deno task bench\` (bench/main.ts) from bench/results/latest.json; edit bench/FINDINGS.md, not this. -->
+
+Measured ${results.startedAt} – ${results.finishedAt}${plan.quick ? " (**--quick**: one short round, smoke only)" : ""}.
+Reproduce everything below with one command: \`deno task bench\` (about 15 minutes; \`deno task bench --quick\` for a smoke run).
+
+## Goals
+
+${goalSection(results)}
+
+"Added" is the target's latency minus direct-to-worker latency measured in the same round, then the median over
+${plan.rounds} round(s). Throughput ratios are taken in the same run.
+
+## Machine and versions
+
+${machine}. Load average at start ${results.loadAverage.start}, at end ${results.loadAverage.end}: the machine is
+shared with other work, so absolute numbers move between runs; compare ratios within one run.
+
+${versions}
+
+## Setup
+
+- Core ${plan.loadCpus}: the load generators (wrk, vegeta, the stream client) and the mock worker. Core ${plan.targetCpus}: the proxy
+  under test, and redis-server (so Nexus with the Redis limiter pays for Redis out of its one core). Only the
+  target being measured is busy; the others idle. Everything on 127.0.0.1, every process at nice
+  ${results.machine.niceness ?? "0"} so that other work on the machine disturbs the measurements less.
+- Latency suite: the mock worker answers after a fixed ${plan.latencyWorker.ttftMs} ms (\`WORKER_TTFT_MS=${plan.latencyWorker.ttftMs}\`,
+  \`WORKER_TOKEN_DELAY_MS=${plan.latencyWorker.tokenDelayMs}\`, ${plan.latencyWorker.maxTokens} tokens, not streamed).
+- Throughput ceiling: the mock worker is a Deno process that needs a core of its own, so here every target forwards
+  to an nginx that returns the worker's own answer (the same bytes) at once; wrk, ${plan.ceilingConnections} connections.
+- Streaming suite: the worker streams ${plan.streamWorker.maxTokens} tokens, first after ${plan.streamWorker.ttftMs} ms, then one every
+  ${plan.streamWorker.tokenDelayMs} ms; the stream client (bench/stream_client.ts) opens all streams at once.
+- Nexus runs as in production: \`deno run -A gateway/main.ts\`, auth on (\`X-API-Key\`), a rate limit per key
+  (${"`GATEWAY_RATE_LIMIT_RPM`"} high enough never to refuse here), a canary routing policy for \`mock-worker\`
+  (90/10 between two upstream names), the default log level (one JSON line per request to a file).
+- nginx: one worker process, \`proxy_pass\` to an upstream block with \`keepalive 256\`, HTTP/1.1, buffering off.
+- LiteLLM: \`litellm --config … --num_workers 1\`, one model \`openai/mock-worker\` with \`api_base\` at the worker,
+  a master key (auth on).
+- Rate limiter: ${plan.replicas} Nexus replicas share one redis-server; one key with a budget of ${plan.budget} per minute;
+  ${plan.limitConcurrency} concurrent clients send ${plan.budget * 3} requests round-robin over the replicas.
+
+## Exact commands
+
+\`\`\`
+${results.commands.join("\n")}
+\`\`\`
+
+## Latency
+
+![latency against load](${options.chartPath})
+
+${latencySection(results)}
+
+## Throughput ceiling (wrk -c${plan.ceilingConnections}, closed loop, ${plan.ceilingSeconds} s per round)
+
+${ceilingSection(results)}
+
+## Streaming
+
+TTFT is from sending the request to the first token; a gap is the time between two tokens as the client reads them.
+
+${streamingSection(results)}
+
+## Rate limiter across replicas
+
+${rateLimitSection(results)}
+
+${options.findings.trim()}
+${
+    results.notes.length
+      ? `\n## Problems during this run\n\n${results.notes.map((n) => `- ${n.replaceAll("\n", " ")}`).join("\n")}\n`
+      : ""
+  }`;
+}

@@ -1,0 +1,74 @@
+/** The raw results of one bench run as saved to bench/results/latest.json; the report is computed from them. */
+
+import type { ProcessUsage } from "./proc_stats.ts";
+import type { Percentiles } from "./stats.ts";
+import type { TargetName } from "./targets.ts";
+import type { OpenLoopResult } from "./vegeta.ts";
+import type { WrkResult } from "./wrk.ts";
+import type { Plan } from "./plan.ts";
+
+/** One target in one round of the latency suite. */
+export interface LatencyRun {
+  round: number;
+  target: TargetName;
+  /** wrk, one connection, closed loop. */
+  oneConnection: WrkResult | null;
+  /** vegeta at each offered rate (rates a target already failed at a lower rate are skipped). */
+  open: OpenLoopResult[];
+}
+
+/** One target in one round of the throughput-ceiling suite. */
+export interface CeilingRun {
+  round: number;
+  target: TargetName;
+  wrk: WrkResult | null;
+  error?: string;
+  /** The proxy process during the run (none for direct). */
+  usage: ProcessUsage | null;
+}
+
+/** One target, one stream count, one round of the streaming suite. */
+export interface StreamRun {
+  round: number;
+  target: TargetName;
+  streams: number;
+  completed: number;
+  failed: number;
+  firstError?: string;
+  ttft: Percentiles;
+  gaps: Percentiles;
+  usage: ProcessUsage | null;
+}
+
+/** The rate-limit exactness check: replicas on one Redis, one key, more requests than its budget. */
+export interface RateLimitRun {
+  replicas: number;
+  budget: number;
+  sent: number;
+  admitted: number;
+  limited: number;
+  otherStatuses: Record<string, number>;
+  /** Redis calls per command name during the burst (INFO commandstats after CONFIG RESETSTAT). */
+  redisCalls: Record<string, number>;
+  redisCallsPerRequest: number;
+  seconds: number;
+}
+
+/** Everything one run measured, and where. */
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  plan: Omit<Plan, "workerRoot" | "gatewayRoot" | "outRoot" | "reportOnly">;
+  machine: Record<string, string>;
+  versions: Record<string, string>;
+  /** The command lines the harness ran, with ports replaced by placeholders. */
+  commands: string[];
+  /** Load average at the start and end: other work on this shared machine. */
+  loadAverage: { start: string; end: string };
+  latency: LatencyRun[];
+  ceiling: CeilingRun[];
+  streaming: StreamRun[];
+  rateLimit: RateLimitRun | null;
+  /** Problems met while measuring (a target that failed to start, a run that threw). */
+  notes: string[];
+}

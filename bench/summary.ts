@@ -1,0 +1,158 @@
+/** Medians over rounds and "added" latency (target minus direct in the same round), from the raw results. */
+
+import type { BenchResults, CeilingRun, LatencyRun, StreamRun } from "./results.ts";
+import { median } from "./stats.ts";
+import type { TargetName } from "./targets.ts";
+import type { OpenLoopResult } from "./vegeta.ts";
+
+/** The median over rounds of `value(run)` for one target; NaN when no round has it. */
+function medianOf<R extends { round: number; target: TargetName }>(
+  runs: R[],
+  target: TargetName,
+  value: (run: R) => number | undefined,
+): number {
+  return median(runs.filter((r) => r.target === target).map((r) => value(r) ?? NaN));
+}
+
+/** The median over rounds of (target - direct) measured in the same round (callers pass one stream count). */
+function medianAdded<R extends { round: number; target: TargetName }>(
+  runs: R[],
+  target: TargetName,
+  value: (run: R) => number | undefined,
+): number {
+  const diffs: number[] = [];
+  for (const run of runs.filter((r) => r.target === target)) {
+    const direct = runs.find((r) => r.target === "direct" && r.round === run.round);
+    if (direct) diffs.push((value(run) ?? NaN) - (value(direct) ?? NaN));
+  }
+  return median(diffs);
+}
+
+/** Latency of one target with one connection: medians and added medians, ms. */
+export function oneConnection(runs: LatencyRun[], target: TargetName) {
+  return {
+    p50: medianOf(runs, target, (r) => r.oneConnection?.p50Ms),
+    p99: medianOf(runs, target, (r) => r.oneConnection?.p99Ms),
+    rps: medianOf(runs, target, (r) => r.oneConnection?.requestsPerSecond),
+    addedP50: medianAdded(runs, target, (r) => r.oneConnection?.p50Ms),
+    addedP99: medianAdded(runs, target, (r) => r.oneConnection?.p99Ms),
+  };
+}
+
+function atRate(run: LatencyRun, rate: number): OpenLoopResult | undefined {
+  return run.open.find((o) => o.rate === rate);
+}
+
+/** Open-loop latency of one target at one offered rate: medians and added medians, ms; success ratio. */
+export function openLoop(runs: LatencyRun[], target: TargetName, rate: number) {
+  const measured = runs.filter((r) => r.target === target && atRate(r, rate));
+  return {
+    rounds: measured.length,
+    p50: medianOf(runs, target, (r) => atRate(r, rate)?.p50Ms),
+    p99: medianOf(runs, target, (r) => atRate(r, rate)?.p99Ms),
+    max: medianOf(runs, target, (r) => atRate(r, rate)?.maxMs),
+    success: medianOf(runs, target, (r) => atRate(r, rate)?.successRatio),
+    throughput: medianOf(runs, target, (r) => atRate(r, rate)?.throughput),
+    addedP50: medianAdded(runs, target, (r) => atRate(r, rate)?.p50Ms),
+    addedP99: medianAdded(runs, target, (r) => atRate(r, rate)?.p99Ms),
+    topError: measured.map((r) => atRate(r, rate)?.topError).find(Boolean),
+  };
+}
+
+/** Throughput ceiling of one target: median requests/s and latency, proxy CPU and peak RSS. */
+export function ceiling(runs: CeilingRun[], target: TargetName) {
+  return {
+    rps: medianOf(runs, target, (r) => r.wrk?.requestsPerSecond),
+    p50: medianOf(runs, target, (r) => r.wrk?.p50Ms),
+    p99: medianOf(runs, target, (r) => r.wrk?.p99Ms),
+    non2xx: medianOf(runs, target, (r) => r.wrk ? r.wrk.non2xx + r.wrk.socketErrors : undefined),
+    cpuCores: medianOf(runs, target, (r) => r.usage?.cpuCores),
+    rssMb: medianOf(runs, target, (r) => r.usage ? r.usage.peakRssBytes / 2 ** 20 : undefined),
+  };
+}
+
+/** Streaming through one target at one concurrency: TTFT and inter-token gaps (ms), their added medians, usage. */
+export function streaming(runs: StreamRun[], target: TargetName, streams: number) {
+  const subset = runs.filter((r) => r.streams === streams);
+  return {
+    rounds: subset.filter((r) => r.target === target).length,
+    failed: medianOf(subset, target, (r) => r.failed),
+    ttftP50: medianOf(subset, target, (r) => r.ttft.p50),
+    ttftP99: medianOf(subset, target, (r) => r.ttft.p99),
+    gapP50: medianOf(subset, target, (r) => r.gaps.p50),
+    gapP99: medianOf(subset, target, (r) => r.gaps.p99),
+    addedTtftP50: medianAdded(subset, target, (r) => r.ttft.p50),
+    addedTtftP99: medianAdded(subset, target, (r) => r.ttft.p99),
+    addedGapP50: medianAdded(subset, target, (r) => r.gaps.p50),
+    addedGapP99: medianAdded(subset, target, (r) => r.gaps.p99),
+    addedGapMean: medianAdded(subset, target, (r) => r.gaps.mean),
+    rssMb: medianOf(subset, target, (r) => r.usage ? r.usage.peakRssBytes / 2 ** 20 : undefined),
+    cpuCores: medianOf(subset, target, (r) => r.usage?.cpuCores),
+  };
+}
+
+/** One goal of the issue, its measured value and whether it is met. */
+export interface GoalStatus {
+  goal: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+function fmt(value: number, digits = 3): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+}
+
+/** Checks each goal of the issue against the results (Nexus with the Redis limiter, as the goals ask). */
+export function goals(results: BenchResults): GoalStatus[] {
+  const nexus: TargetName = "nexus-redis";
+  const check = (value: number, ok: (v: number) => boolean) => Number.isFinite(value) ? ok(value) : undefined;
+  const one = oneConnection(results.latency, nexus);
+  const open = openLoop(results.latency, nexus, 1000);
+  const nexusRps = ceiling(results.ceiling, nexus).rps;
+  const nginxRps = ceiling(results.ceiling, "nginx").rps;
+  const litellmRps = ceiling(results.ceiling, "litellm").rps;
+  const counts = [...new Set(results.streaming.map((r) => r.streams))].sort((a, b) => a - b);
+  const streamRows = counts.map((n) => ({ n, s: streaming(results.streaming, nexus, n) }));
+  const worstTtft = Math.max(...streamRows.map((r) => r.s.addedTtftP50));
+  const worstGap = Math.max(...streamRows.map((r) => r.s.addedGapP50));
+  const rss1000 = streaming(results.streaming, nexus, 1000).rssMb;
+  const perCount = (pick: (s: ReturnType<typeof streaming>) => number) =>
+    streamRows.map((r) => `${fmt(pick(r.s))} ms at ${r.n}`).join(", ");
+  return [
+    {
+      goal: "p50 added ≤ 0.15 ms, one connection",
+      measured: `${fmt(one.addedP50)} ms`,
+      met: check(one.addedP50, (v) => v <= 0.15),
+    },
+    {
+      goal: "p99 added < 1 ms at 1,000 requests/s, open loop",
+      measured: `${fmt(open.addedP99)} ms (success ${fmt(open.success * 100, 1)}%)`,
+      met: check(open.addedP99, (v) => v < 1 && open.success >= 0.999),
+    },
+    {
+      goal: "throughput ≥ 50% of nginx's, one core each",
+      measured: `${fmt((nexusRps / nginxRps) * 100, 0)}% (${fmt(nexusRps, 0)} vs ${fmt(nginxRps, 0)} requests/s)`,
+      met: check(nexusRps / nginxRps, (v) => v >= 0.5),
+    },
+    {
+      goal: "throughput ≥ 10× LiteLLM's",
+      measured: `${fmt(nexusRps / litellmRps, 1)}× (${fmt(nexusRps, 0)} vs ${fmt(litellmRps, 0)} requests/s)`,
+      met: check(nexusRps / litellmRps, (v) => v >= 10),
+    },
+    {
+      goal: "streaming: time to first token added < 1 ms (p50)",
+      measured: perCount((s) => s.addedTtftP50),
+      met: check(worstTtft, (v) => v < 1),
+    },
+    {
+      goal: "streaming: inter-token latency added < 0.1 ms (p50)",
+      measured: perCount((s) => s.addedGapP50),
+      met: check(worstGap, (v) => v < 0.1),
+    },
+    {
+      goal: "gateway RSS < 150 MB with 1,000 concurrent streams",
+      measured: `${fmt(rss1000, 0)} MB peak`,
+      met: check(rss1000, (v) => v < 150),
+    },
+  ];
+}

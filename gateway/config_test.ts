@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ConfigError, loadConfig, parseKeysFile, parsePolicies, parseUpstreams } from "./config.ts";
+
+const UPSTREAMS = parseUpstreams("a=http://a:8000;b=http://b:8000/openai;c=https://c");
+const NAMES = ["a", "b", "c"] as const;
+
+const upstreamName = fc.constantFrom(...NAMES);
+const canary = fc.record({
+  strategy: fc.constant("canary" as const),
+  primary: upstreamName,
+  canary: upstreamName,
+  percent: fc.double({ min: 0, max: 100, noNaN: true }),
+}).filter((p) => p.primary !== p.canary);
+const weighted = fc.record({
+  strategy: fc.constant("weighted" as const),
+  weights: fc.dictionary(upstreamName, fc.integer({ min: 1, max: 1000 }), { minKeys: 1 }),
+});
+const fallback = fc.record({
+  strategy: fc.constant("fallback" as const),
+  upstreams: fc.array(upstreamName, { minLength: 1, maxLength: 3 }),
+});
+const validPolicy = fc.oneof(canary, weighted, fallback);
+const modelName = fc.string({ minLength: 1, maxLength: 40 });
+
+function rejects(raw: string, ...fragments: string[]): void {
+  assert.throws(() => parsePolicies(raw, UPSTREAMS), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+    assert.equal(error.variable, "GATEWAY_ROUTE_POLICIES");
+    for (const fragment of fragments) {
+      assert.ok(error.message.includes(fragment), `"${error.message}" lacks "${fragment}"`);
+    }
+    return true;
+  });
+}
+
+Deno.test("any valid policy map parses to the same policies", () => {
+  fc.assert(fc.property(fc.dictionary(modelName, validPolicy), (policies) => {
+    const parsed = parsePolicies(JSON.stringify(policies), UPSTREAMS);
+    assert.deepEqual(Object.fromEntries(parsed), JSON.parse(JSON.stringify(policies)));
+  }));
+});
+
+Deno.test("the seed's canary policy parses exactly", () => {
+  const upstreams = parseUpstreams("vllm=http://model-worker:8001;sglang=http://sglang-worker:8002");
+  const raw =
+    '{"meta-llama/Meta-Llama-3-8B-Instruct":{"strategy":"canary","primary":"vllm","canary":"sglang","percent":10}}';
+  const parsed = parsePolicies(raw, upstreams);
+  assert.deepEqual(parsed.get("meta-llama/Meta-Llama-3-8B-Instruct"), {
+    strategy: "canary",
+    primary: "vllm",
+    canary: "sglang",
+    percent: 10,
+  });
+});
+
+Deno.test("a canary percent outside 0..100 is rejected naming percent and the value", () => {
+  const outside = fc.oneof(
+    fc.double({ min: 100.0001, max: 1e9, noNaN: true }),
+    fc.double({ max: -0.0001, min: -1e9, noNaN: true }),
+  );
+  fc.assert(fc.property(modelName, outside, (model, percent) => {
+    const raw = JSON.stringify({ [model]: { strategy: "canary", primary: "a", canary: "b", percent } });
+    rejects(raw, ".percent", JSON.stringify(model), String(percent));
+  }));
+});
+
+Deno.test("a policy naming an unknown upstream is rejected naming the field and the upstream", () => {
+  const unknown = fc.stringMatching(/^[a-z]{2,8}$/).filter((n) => !NAMES.includes(n as never));
+  fc.assert(
+    fc.property(modelName, unknown, fc.constantFrom("primary", "canary", "weights", "upstreams"), (m, bad, field) => {
+      const policy = field === "weights"
+        ? { strategy: "weighted", weights: { a: 1, [bad]: 2 } }
+        : field === "upstreams"
+        ? { strategy: "fallback", upstreams: ["a", bad] }
+        : { strategy: "canary", primary: "a", canary: "b", percent: 5, [field]: bad };
+      rejects(JSON.stringify({ [m]: policy }), field, `"${bad}"`);
+    }),
+  );
+});
+
+Deno.test("a policy with a missing or mistyped field is rejected naming that field", () => {
+  const cases: Array<[unknown, string]> = [
+    [{ strategy: "canary", primary: "a", percent: 10 }, ".canary"],
+    [{ strategy: "canary", primary: "a", canary: "b", percent: "10" }, ".percent"],
+    [{ strategy: "weighted", weights: { a: -1 } }, ".weights"],
+    [{ strategy: "weighted", weights: { a: 0 } }, ".weights"],
+    [{ strategy: "fallback", upstreams: [] }, ".upstreams"],
+    [{ strategy: "roundrobin" }, ".strategy"],
+    [{ strategy: "canary", primary: "a", canary: "b", percent: 1, extra: true }, "extra"],
+    [{ strategy: "canary", primary: "a", canary: "a", percent: 1 }, ".canary"],
+  ];
+  for (const [policy, field] of cases) rejects(JSON.stringify({ m: policy }), `["m"]`, field);
+});
+
+Deno.test("invalid JSON in GATEWAY_ROUTE_POLICIES is rejected showing the value", () => {
+  rejects("{not json", "invalid JSON", "{not json");
+});
+
+function configFails(env: Record<string, string>, variable: string, ...fragments: string[]): void {
+  assert.throws(() => loadConfig(env), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+    assert.equal(error.variable, variable);
+    for (const fragment of fragments) {
+      assert.ok(error.message.includes(fragment), `"${error.message}" lacks "${fragment}"`);
+    }
+    return true;
+  });
+}
+
+const BASE = { GATEWAY_UPSTREAMS: "mock=http://127.0.0.1:8001", GATEWAY_API_KEYS: "k1,k2" };
+
+Deno.test("a bad upstream URL is rejected naming GATEWAY_UPSTREAMS and the URL", () => {
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "mock=not a url" }, "GATEWAY_UPSTREAMS", "not a url");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "mock=ftp://x" }, "GATEWAY_UPSTREAMS", "ftp://x");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "novalue" }, "GATEWAY_UPSTREAMS", "novalue");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "" }, "GATEWAY_UPSTREAMS");
+});
+
+Deno.test("an upstream URL may carry a base path; endpoints go under <url>/v1", () => {
+  const upstreams = parseUpstreams("kserve=http://isvc-predictor/openai/; plain=http://w:8001");
+  assert.equal(upstreams.get("kserve")!.chatUrl, "http://isvc-predictor/openai/v1/chat/completions");
+  assert.equal(upstreams.get("plain")!.completionsUrl, "http://w:8001/v1/completions");
+});
+
+Deno.test("an unknown default upstream is rejected naming GATEWAY_DEFAULT_UPSTREAM", () => {
+  configFails({ ...BASE, GATEWAY_DEFAULT_UPSTREAM: "nope" }, "GATEWAY_DEFAULT_UPSTREAM", '"nope"');
+});
+
+Deno.test("without API keys the gateway refuses to start unless GATEWAY_AUTH=off", () => {
+  configFails({ GATEWAY_UPSTREAMS: BASE.GATEWAY_UPSTREAMS }, "GATEWAY_API_KEYS", "GATEWAY_AUTH=off");
+  const config = loadConfig({ GATEWAY_UPSTREAMS: BASE.GATEWAY_UPSTREAMS, GATEWAY_AUTH: "off" });
+  assert.equal(config.authEnabled, false);
+});
+
+Deno.test("numbers and choices are validated naming the variable and value", () => {
+  configFails({ ...BASE, GATEWAY_PORT: "http" }, "GATEWAY_PORT", '"http"');
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_RPM: "-1" }, "GATEWAY_RATE_LIMIT_RPM", '"-1"');
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_FAIL: "maybe" }, "GATEWAY_RATE_LIMIT_FAIL", '"maybe"');
+  configFails({ ...BASE, GATEWAY_LOG_LEVEL: "loud" }, "GATEWAY_LOG_LEVEL", '"loud"');
+  configFails({ ...BASE, REDIS_URL: "localhost:6379" }, "REDIS_URL");
+});
+
+Deno.test("defaults: port 8000, 60 rpm, fail open, body limit at most 8 MiB, no dev key", () => {
+  const config = loadConfig(BASE);
+  assert.equal(config.port, 8000);
+  assert.equal(config.rateLimitRpm, 60);
+  assert.equal(config.rateLimitFail, "open");
+  assert.ok(config.maxBodyBytes <= 8 * 1024 * 1024);
+  assert.deepEqual(config.apiKeys.map((k) => k.key), ["k1", "k2"]);
+  assert.equal(config.redisUrl, undefined);
+});
+
+Deno.test("a YAML or JSON keys file gives per-key rpm and allowed models", () => {
+  const yaml =
+    "keys:\n  - name: team-a\n    key: sk-a\n    rpm: 5\n    models: [m1]\n  - name: team-b\n    key: sk-b\n";
+  const keys = parseKeysFile(yaml, { path: "keys.yaml", defaultRpm: 60 });
+  assert.deepEqual(keys, [
+    { name: "team-a", key: "sk-a", rpm: 5, models: ["m1"] },
+    { name: "team-b", key: "sk-b", rpm: 60, models: undefined },
+  ]);
+  const json = JSON.stringify({ keys: [{ name: "j", key: "sk-j", rpm: 1 }] });
+  assert.equal(parseKeysFile(json, { path: "keys.json", defaultRpm: 60 })[0].rpm, 1);
+});
+
+Deno.test("a bad keys file names GATEWAY_API_KEYS_FILE and the field but never echoes a key", () => {
+  const yaml = "keys:\n  - name: bad name\n    key: sk-secret-value\n";
+  assert.throws(() => parseKeysFile(yaml, { path: "k.yaml", defaultRpm: 1 }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.variable, "GATEWAY_API_KEYS_FILE");
+    assert.ok(error.message.includes("name"));
+    assert.ok(!error.message.includes("sk-secret-value"));
+    return true;
+  });
+});

@@ -1,0 +1,56 @@
+/** Gateway entry point: read config, start the server, drain on SIGTERM/SIGINT. */
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { flushLogs, log, setLogLevel } from "./log.ts";
+import { createGateway } from "./server.ts";
+
+function fail(message: string): never {
+  console.error(`nexus gateway: ${message}`);
+  Deno.exit(1);
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
+  throw error;
+}
+setLogLevel(config.logLevel);
+const gateway = createGateway(config);
+
+const server = Deno.serve({
+  hostname: config.host,
+  port: config.port,
+  onListen: ({ hostname, port }) => {
+    log("info", "gateway listening", {
+      address: `${hostname}:${port}`,
+      upstreams: Object.fromEntries([...config.upstreams.values()].map((u) => [u.name, u.baseUrl])),
+      default_upstream: config.defaultUpstream,
+      policies: [...config.policies.keys()],
+      rate_limiter: config.redisUrl ? "redis" : "memory",
+      auth: config.authEnabled ? `${config.apiKeys.length} key(s)` : "off",
+    });
+  },
+}, gateway.handle);
+
+let stopping = false;
+async function drain(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  gateway.startDraining();
+  log("info", "draining: no new connections, waiting for in-flight requests", {
+    signal,
+    grace_seconds: config.drainGraceSeconds,
+  });
+  const grace = new Promise<"timeout">((resolve) =>
+    setTimeout(() => resolve("timeout"), config.drainGraceSeconds * 1000)
+  );
+  const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
+  log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
+  await gateway.limiter.close().catch(() => {});
+  flushLogs();
+  Deno.exit(0);
+}
+
+Deno.addSignalListener("SIGTERM", () => void drain("SIGTERM"));
+Deno.addSignalListener("SIGINT", () => void drain("SIGINT"));

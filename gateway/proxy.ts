@@ -1,0 +1,364 @@
+/** Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts. */
+import type { Upstream } from "./config.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
+import type { UpstreamHealth } from "./upstream_health.ts";
+
+/** What sends a request to an upstream; swappable (fetch today) after measuring. */
+export interface UpstreamClient {
+  /** Sends a POST with the given body; rejects on connect failure or abort. */
+  post(
+    url: string,
+    init: { headers: Array<[string, string]>; body: Uint8Array<ArrayBuffer>; signal: AbortSignal },
+  ): Promise<Response>;
+}
+
+/** The default client: Deno's fetch with its connection pool. */
+export const fetchClient: UpstreamClient = {
+  post: (url, init) => fetch(url, { method: "POST", headers: init.headers, body: init.body, signal: init.signal }),
+};
+
+/** Why an upstream attempt failed. */
+export type FailureKind = "connect" | "status" | "timeout";
+
+/** What the proxy reports when a request is over (body finished, failed or the client left). */
+export interface ProxyOutcome {
+  /** Status sent to the client; 499 when the client went away before the end (as nginx logs it). */
+  status: number;
+  /** Upstream that answered, if any. */
+  upstream: string | undefined;
+  /** Upstreams tried. */
+  attempts: number;
+  /** Milliseconds from request arrival to the first body chunk. */
+  ttftMs?: number;
+  /** Usage from the response, when present. */
+  promptTokens?: number;
+  completionTokens?: number;
+  /** The client disconnected before the end. */
+  aborted: boolean;
+  /** Error text for the log, if any. */
+  error?: string;
+}
+
+/** Hooks the proxy calls for metrics. */
+export interface ProxyHooks {
+  /** An attempt on `upstream` failed. */
+  onUpstreamError(upstream: string, kind: FailureKind): void;
+  /** The request is retried on `upstream`. */
+  onRetry(upstream: string): void;
+}
+
+/** One request to forward. */
+export interface ProxyRequest {
+  /** Which endpoint: chat completions or completions. */
+  endpoint: "chat" | "completions";
+  /** The client's body, forwarded byte for byte. */
+  body: Uint8Array<ArrayBuffer>;
+  /** Headers to send upstream (never the client's key). */
+  headers: Array<[string, string]>;
+  /** Aborts when the client disconnects. */
+  clientSignal: AbortSignal;
+  /** The client asked for a stream (SSE); other answers are read whole, they come in one piece anyway. */
+  stream: boolean;
+  /** Upstream names in the order to try. */
+  order: readonly string[];
+  /** `performance.now()` at arrival. */
+  startedAt: number;
+  /** Headers to add to the client's response (request id, rate limit). */
+  responseHeaders: Headers;
+  /** Called exactly once when the request is over (body finished, failed, or the client left). */
+  onDone(outcome: ProxyOutcome): void;
+}
+
+/** Proxy settings. */
+export interface ProxyOptions {
+  upstreams: ReadonlyMap<string, Upstream>;
+  client: UpstreamClient;
+  health: UpstreamHealth;
+  firstByteTimeoutMs: number;
+  requestTimeoutMs: number;
+  hooks: ProxyHooks;
+}
+
+const DROP_RESPONSE_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "content-length",
+  "content-encoding",
+  "proxy-connection",
+  "upgrade",
+  "trailer",
+]);
+
+/** Forwards requests to upstreams per ProxyOptions. */
+export class Proxy {
+  readonly #o: ProxyOptions;
+  readonly #deadlines = new Deadlines();
+
+  constructor(options: ProxyOptions) {
+    this.#o = options;
+  }
+
+  /** Sends the request to the first upstream, retrying once on another on connect failure or 5xx. */
+  async forward(req: ProxyRequest): Promise<Response> {
+    const o = this.#o;
+    const controller = new AbortController();
+    const abort = () => controller.abort(req.clientSignal.reason);
+    if (req.clientSignal.aborted) abort();
+    else req.clientSignal.addEventListener("abort", abort, { once: true });
+    const deadline: Deadline = { firstByteAt: Infinity, totalAt: performance.now() + o.requestTimeoutMs, controller };
+    this.#deadlines.add(deadline);
+    const finish = () => {
+      this.#deadlines.delete(deadline);
+      req.clientSignal.removeEventListener("abort", abort);
+    };
+
+    let last: { upstream: string; response?: Response; error?: unknown } | undefined;
+    let attempt = 0;
+    for (const name of req.order) {
+      if (attempt > 0) {
+        o.hooks.onRetry(name);
+        await last?.response?.body?.cancel().catch(() => {});
+      }
+      attempt++;
+      const upstream = o.upstreams.get(name)!;
+      const url = req.endpoint === "chat" ? upstream.chatUrl : upstream.completionsUrl;
+      deadline.firstByteAt = performance.now() + o.firstByteTimeoutMs;
+      try {
+        const response = await o.client.post(url, { headers: req.headers, body: req.body, signal: controller.signal });
+        deadline.firstByteAt = Infinity;
+        last = { upstream: name, response };
+        if (response.status < 500) {
+          o.health.success(name);
+          return this.#respond(req, { response, upstream: name, attempts: attempt, finish });
+        }
+        o.health.failure(name);
+        o.hooks.onUpstreamError(name, "status");
+      } catch (error) {
+        deadline.firstByteAt = Infinity;
+        last = { upstream: name, error };
+        if (controller.signal.aborted) {
+          // Client gone or timed out: no retry. A timeout still counts against the upstream.
+          if (controller.signal.reason instanceof Timeout) o.health.failure(name);
+          break;
+        }
+        o.health.failure(name);
+        o.hooks.onUpstreamError(name, "connect");
+      }
+    }
+    finish();
+    return this.#fail(req, { last, attempts: attempt, controller });
+  }
+
+  #fail(
+    req: ProxyRequest,
+    ctx: {
+      last: { upstream: string; response?: Response; error?: unknown } | undefined;
+      attempts: number;
+      controller: AbortController;
+    },
+  ): Response {
+    const { last, attempts, controller } = ctx;
+    const outcome = (status: number, error: string | undefined, aborted = false): ProxyOutcome => ({
+      status,
+      upstream: last?.upstream,
+      attempts,
+      aborted,
+      error,
+    });
+    if (last?.response) {
+      // Every attempt answered 5xx: the client gets the last upstream's answer as it is.
+      const headers = passHeaders(last.response.headers, req.responseHeaders, last.upstream);
+      req.onDone(outcome(last.response.status, `upstream status ${last.response.status}`));
+      return new Response(last.response.body, { status: last.response.status, headers });
+    }
+    const reason = controller.signal.reason;
+    if (req.clientSignal.aborted) {
+      req.onDone(outcome(499, "client closed request", true));
+      return errorResponse(
+        new HttpError(499, "Client closed the request.", { code: "client_closed_request" }),
+        req.responseHeaders,
+      );
+    }
+    if (reason instanceof Timeout) {
+      this.#o.hooks.onUpstreamError(last!.upstream, "timeout");
+      req.onDone(outcome(504, reason.message));
+      const error = new HttpError(504, `Upstream "${last!.upstream}" did not answer in time (${reason.message}).`, {
+        code: "upstream_timeout",
+      });
+      return errorResponse(error, withUpstream(req.responseHeaders, last!.upstream));
+    }
+    const message = last?.error instanceof Error ? last.error.message : String(last?.error);
+    req.onDone(outcome(502, message));
+    const error = new HttpError(502, `Upstream "${last?.upstream}" is unreachable.`, { code: "upstream_unavailable" });
+    return errorResponse(error, last ? withUpstream(req.responseHeaders, last.upstream) : req.responseHeaders);
+  }
+
+  #respond(
+    req: ProxyRequest,
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void },
+  ): Response | Promise<Response> {
+    const { response, upstream, attempts, finish } = ctx;
+    const headers = passHeaders(response.headers, req.responseHeaders, upstream);
+    const source = response.body;
+    if (source === null) {
+      finish();
+      req.onDone({
+        status: response.status,
+        upstream,
+        attempts,
+        aborted: false,
+      });
+      return new Response(null, { status: response.status, headers });
+    }
+    if (!req.stream && !response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      return this.#respondWhole(req, { response, upstream, attempts, finish, headers });
+    }
+    const observer = new BodyObserver({
+      source,
+      startedAt: req.startedAt,
+      done: (result) => {
+        finish();
+        req.onDone({ status: result.aborted ? 499 : response.status, upstream, attempts, ...result });
+      },
+    });
+    return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */
+  async #respondWhole(
+    req: ProxyRequest,
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void; headers: Headers },
+  ): Promise<Response> {
+    const { response, upstream, attempts, finish, headers } = ctx;
+    const outcome: ProxyOutcome = {
+      status: response.status,
+      upstream,
+      attempts,
+      aborted: false,
+    };
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await response.bytes();
+    } catch (error) {
+      finish();
+      const aborted = req.clientSignal.aborted;
+      req.onDone({ ...outcome, status: aborted ? 499 : 502, aborted, error: String(error) });
+      const failure = new HttpError(502, `Upstream "${upstream}" broke off its answer.`, {
+        code: "upstream_unavailable",
+      });
+      return errorResponse(failure, withUpstream(req.responseHeaders, upstream));
+    }
+    finish();
+    const tail = bytes.byteLength > TAIL_BYTES ? bytes.subarray(bytes.byteLength - TAIL_BYTES) : bytes;
+    const usage = usageFrom(decoder.decode(tail));
+    req.onDone({ ...outcome, ...usage });
+    return new Response(bytes, { status: response.status, headers });
+  }
+}
+
+function withUpstream(headers: Headers, upstream: string): Headers {
+  headers.set("x-nexus-upstream", upstream);
+  return headers;
+}
+
+/** Copies upstream response headers the client should see, then the gateway's own. */
+function passHeaders(upstreamHeaders: Headers, own: Headers, upstream: string): Headers {
+  const headers = new Headers();
+  for (const [name, value] of upstreamHeaders) if (!DROP_RESPONSE_HEADERS.has(name)) headers.set(name, value);
+  for (const [name, value] of own) headers.set(name, value);
+  headers.set("x-nexus-upstream", upstream);
+  return headers;
+}
+
+type BodyResult = Pick<ProxyOutcome, "ttftMs" | "promptTokens" | "completionTokens" | "aborted" | "error">;
+
+const decoder = new TextDecoder();
+const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
+const COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
+/** Bytes at the end of a body searched for `usage` (it comes last in both JSON answers and SSE streams). */
+const TAIL_BYTES = 4096;
+
+/**
+ * Passes an upstream body through chunk by chunk (pull-based, no buffering), noting when the first chunk
+ * came and keeping the last few chunks to read `usage` once the body is complete.
+ */
+class BodyObserver {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #startedAt: number;
+  readonly #done: (result: BodyResult) => void;
+  #ttftMs: number | undefined;
+  #tail: Uint8Array[] = [];
+  #tailBytes = 0;
+  #finished = false;
+
+  constructor(options: { source: ReadableStream<Uint8Array>; startedAt: number; done: (result: BodyResult) => void }) {
+    this.#reader = options.source.getReader();
+    this.#startedAt = options.startedAt;
+    this.#done = options.done;
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+      cancel: (reason) => this.#cancel(reason),
+    }, { highWaterMark: 0 });
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await this.#reader.read();
+    } catch (error) {
+      this.#end({ aborted: false, error: error instanceof Error ? error.message : String(error) });
+      controller.error(error);
+      return;
+    }
+    if (chunk.done) {
+      this.#end({ aborted: false });
+      controller.close();
+      return;
+    }
+    const value = chunk.value;
+    if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#startedAt;
+    this.#tail.push(value);
+    this.#tailBytes += value.byteLength;
+    while (this.#tail.length > 1 && this.#tailBytes - this.#tail[0].byteLength >= TAIL_BYTES) {
+      this.#tailBytes -= this.#tail.shift()!.byteLength;
+    }
+    controller.enqueue(value);
+  }
+
+  #cancel(reason: unknown): Promise<void> {
+    this.#end({ aborted: true, error: "client closed the stream" });
+    return this.#reader.cancel(reason);
+  }
+
+  #end(result: { aborted: boolean; error?: string }): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const usage = !result.aborted && this.#tail.length > 0 ? usageFrom(decodeTail(this.#tail, this.#tailBytes)) : {};
+    this.#tail = [];
+    this.#done({ ttftMs: this.#ttftMs, ...usage, ...result });
+  }
+}
+
+/** Token counts from the last `usage` object in a body's tail (cheap: a search and two regexes, at the end only). */
+function usageFrom(text: string): { promptTokens?: number; completionTokens?: number } {
+  const at = text.lastIndexOf('"usage"');
+  if (at < 0) return {};
+  const usage = text.slice(at);
+  const p = PROMPT_TOKENS.exec(usage);
+  const c = COMPLETION_TOKENS.exec(usage);
+  return { promptTokens: p ? Number(p[1]) : undefined, completionTokens: c ? Number(c[1]) : undefined };
+}
+
+function decodeTail(chunks: Uint8Array[], size: number): string {
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return decoder.decode(joined);
+}

@@ -1,0 +1,96 @@
+/** What differs between serving backends, as one data record the chart templates read (files/backends.json). */
+import type { backends } from "./workers.ts";
+
+/** One serving backend: how the chart runs it and how the gateway reaches it. */
+export interface Backend {
+  /** Default image (empty tag: the chart's appVersion, for Nexus's own image). */
+  image: { repository: string; tag: string };
+  /** Container and Service port. */
+  port: number;
+  /** Liveness/readiness/startup probe path. */
+  healthPath: string;
+  /** Path after host:port where the OpenAI API's /v1 lives (KServe: /openai). */
+  basePath: string;
+  /** Container command; empty: the image's entrypoint. `$(MODEL_ID)` expands to the worker's model. */
+  command: string[];
+  /** Arguments before the worker's own args. */
+  args: string[];
+  /** Backend-specific environment. */
+  env: Record<string, string>;
+  /** GPUs per replica when the worker does not say. */
+  gpu: number;
+  /** Loads a model for minutes: gets a startupProbe bounded by startupTimeoutSeconds. */
+  slowStart: boolean;
+  /** Non-root user the image runs as. */
+  runAsUser: number;
+  /** Size of the writable /tmp (HOME): vLLM and SGLang keep compile and kernel caches there. */
+  tmpSize: string;
+  /** Pass HF_TOKEN from the Secret. */
+  hfToken: boolean;
+  /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
+  workload: "deployment" | "inferenceService";
+}
+
+/** The backends, keyed by `workers.<name>.backend`. */
+export const backendRecords: Record<(typeof backends)[number], Backend> = {
+  mock: {
+    image: { repository: "ghcr.io/nexus-llm/nexus-model-worker", tag: "" },
+    port: 8001,
+    healthPath: "/health",
+    basePath: "",
+    command: [],
+    args: [],
+    env: { WORKER_PORT: "8001", WORKER_MODEL: "$(MODEL_ID)" },
+    gpu: 0,
+    slowStart: false,
+    runAsUser: 1993,
+    tmpSize: "256Mi",
+    hfToken: false,
+    workload: "deployment",
+  },
+  vllm: {
+    image: { repository: "vllm/vllm-openai", tag: "v0.11.0" },
+    port: 8000,
+    healthPath: "/health",
+    basePath: "",
+    command: ["vllm", "serve"],
+    args: ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000"],
+    env: {},
+    gpu: 1,
+    slowStart: true,
+    runAsUser: 1000,
+    tmpSize: "10Gi",
+    hfToken: true,
+    workload: "deployment",
+  },
+  sglang: {
+    image: { repository: "lmsysorg/sglang", tag: "v0.5.12" },
+    port: 30000,
+    healthPath: "/health",
+    basePath: "",
+    command: ["python3", "-m", "sglang.launch_server"],
+    args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
+    env: {},
+    gpu: 1,
+    slowStart: true,
+    runAsUser: 1000,
+    tmpSize: "10Gi",
+    hfToken: true,
+    workload: "deployment",
+  },
+  kserve: {
+    image: { repository: "", tag: "" },
+    port: 80,
+    healthPath: "",
+    basePath: "/openai",
+    command: [],
+    args: [],
+    env: {},
+    gpu: 1,
+    slowStart: true,
+    runAsUser: 1000,
+    tmpSize: "10Gi",
+    hfToken: true,
+    workload: "inferenceService",
+  },
+};

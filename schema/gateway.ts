@@ -1,0 +1,110 @@
+/** zod types of the gateway's chart values: deployment, routing, keys, rate limit and exposure. */
+import { z } from "zod";
+import { autoscaling, image, kubeObject, resources, stringMap, toleration } from "./common.ts";
+
+/** An upstream name as used in GATEWAY_UPSTREAMS. */
+const upstreamName = z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
+
+/** A routing policy for one model, as GATEWAY_ROUTE_POLICIES expects it. */
+export const routePolicy = z.discriminatedUnion("strategy", [
+  z.strictObject({
+    strategy: z.literal("canary").describe("Send percent% to canary, the rest to primary."),
+    primary: upstreamName.describe("Upstream that takes most traffic."),
+    canary: upstreamName.describe("Upstream that takes percent% of traffic."),
+    percent: z.number().min(0).max(100).describe("Share of traffic for the canary, 0..100."),
+  }),
+  z.strictObject({
+    strategy: z.literal("weighted").describe("Split traffic by weight."),
+    weights: z.record(upstreamName, z.int().min(0)).describe("Upstream name to integer weight."),
+  }),
+  z.strictObject({
+    strategy: z.literal("fallback").describe("Try upstreams in order."),
+    upstreams: z.array(upstreamName).min(1).describe("Upstream names, first preferred."),
+  }),
+]);
+
+const expose = z.strictObject({
+  mode: z.enum(["clusterIP", "loadBalancer", "ingress", "gatewayAPI"]).default("clusterIP").describe(
+    "How clients reach the gateway: clusterIP (Service only), loadBalancer (adds a LoadBalancer Service), " +
+      "ingress (adds an Ingress) or gatewayAPI (adds an HTTPRoute).",
+  ),
+  loadBalancer: z.strictObject({
+    port: z.int().min(1).max(65535).default(80).describe("LoadBalancer port."),
+    annotations: stringMap("LoadBalancer Service annotations (cloud LB settings)."),
+    loadBalancerSourceRanges: z.array(z.string()).default([]).describe("CIDRs allowed to reach the LoadBalancer."),
+  }).prefault({}).describe("Settings for mode loadBalancer."),
+  ingress: z.strictObject({
+    className: z.string().default("nginx").describe("IngressClass name."),
+    host: z.string().default("gateway.local").describe("Host name routed to the gateway."),
+    annotations: z.record(z.string(), z.string()).default({
+      "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+      "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+      "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+      "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+      "nginx.ingress.kubernetes.io/proxy-body-size": "8m",
+    }).describe("Ingress annotations; the defaults keep SSE streaming unbuffered on ingress-nginx."),
+    tls: z.strictObject({
+      enabled: z.boolean().default(false).describe("Serve TLS for host."),
+      secretName: z.string().default("").describe("TLS Secret name; empty: <fullname>-gateway-tls."),
+    }).prefault({}).describe("TLS for the Ingress."),
+  }).prefault({}).describe("Settings for mode ingress."),
+  gatewayAPI: z.strictObject({
+    parentRefs: z.array(z.strictObject({
+      name: z.string().min(1).describe("Gateway name."),
+      namespace: z.string().optional().describe("Gateway namespace; omitted: the release namespace."),
+      sectionName: z.string().optional().describe("Listener name."),
+    })).min(1).default([{ name: "nexus-gateway" }]).describe("Gateways the HTTPRoute attaches to."),
+    hostnames: z.array(z.string()).default(["gateway.local"]).describe("Host names the HTTPRoute matches."),
+    timeout: z.string().default("3600s").describe("HTTPRoute request timeout (long, for streams)."),
+  }).prefault({}).describe("Settings for mode gatewayAPI."),
+}).prefault({}).describe("Exposure of the gateway.");
+
+/** The gateway's values. */
+export const gateway = z.strictObject({
+  image: image("ghcr.io/nexus-llm/nexus-gateway", "", "Gateway image (gateway/Dockerfile)."),
+  replicas: z.int().min(0).default(2).describe("Replicas when autoscaling is off."),
+  port: z.int().min(1).max(65535).default(8000).describe("Container port (GATEWAY_PORT)."),
+  service: z.strictObject({
+    port: z.int().min(1).max(65535).default(80).describe("ClusterIP Service port."),
+    annotations: stringMap("ClusterIP Service annotations."),
+  }).prefault({}).describe("The gateway's ClusterIP Service."),
+  resources: resources({ cpu: "100m", memory: "128Mi" }, { memory: "512Mi" }, "Gateway container resources."),
+  autoscaling: autoscaling(true, 2, 10, "CPU-based HorizontalPodAutoscaler for the gateway."),
+  pdb: z.strictObject({
+    enabled: z.boolean().default(true).describe("Create a PodDisruptionBudget."),
+    minAvailable: z.int().min(0).default(1).describe("Pods kept during voluntary disruptions."),
+  }).prefault({}).describe("PodDisruptionBudget for the gateway."),
+  serviceAccount: z.strictObject({
+    create: z.boolean().default(true).describe("Create a ServiceAccount."),
+    name: z.string().default("").describe("ServiceAccount name; empty: <fullname>-gateway."),
+    annotations: stringMap("ServiceAccount annotations (cloud IAM bindings)."),
+  }).prefault({}).describe("The gateway's ServiceAccount."),
+  podAnnotations: stringMap("Extra pod annotations."),
+  nodeSelector: stringMap("Gateway node selector (never the GPU pool's)."),
+  tolerations: z.array(toleration).default([]).describe("Gateway tolerations."),
+  affinity: kubeObject("Gateway affinity."),
+  defaultUpstream: z.string().default("").describe(
+    "GATEWAY_DEFAULT_UPSTREAM for models without a policy; empty: the first enabled upstream by name.",
+  ),
+  externalUpstreams: z.record(upstreamName, z.url()).default({}).describe(
+    "Extra OpenAI-compatible upstreams (name to base URL), e.g. a BentoML service or a managed endpoint.",
+  ),
+  routePolicies: z.record(z.string().min(1), routePolicy).default({}).describe(
+    "GATEWAY_ROUTE_POLICIES keyed by the request's model: canary, weighted or fallback over upstream names.",
+  ),
+  apiKeys: z.array(z.string().min(8)).default([]).describe(
+    "API keys (GATEWAY_API_KEYS), stored in a Secret. Empty and no existingSecret: a random key is generated once.",
+  ),
+  existingSecret: z.string().default("").describe("Use this Secret for the keys instead (key GATEWAY_API_KEYS)."),
+  rateLimit: z.strictObject({
+    rpm: z.int().min(1).default(600).describe("Requests per minute per key (GATEWAY_RATE_LIMIT_RPM)."),
+    failMode: z.enum(["open", "closed"]).default("open").describe(
+      "When Redis is down: open admits, closed refuses (GATEWAY_RATE_LIMIT_FAIL).",
+    ),
+  }).prefault({}).describe("Per-key rate limit, shared by all replicas through Redis."),
+  drainGraceSeconds: z.int().min(0).default(25).describe(
+    "Seconds in-flight streams get after SIGTERM (GATEWAY_DRAIN_GRACE_SECONDS); the pod's grace period is 5 more.",
+  ),
+  env: stringMap("Extra environment variables (other GATEWAY_* settings)."),
+  expose,
+}).prefault({}).describe("The gateway.");

@@ -1,0 +1,117 @@
+/** Preset values files and ct scenarios, typed against the chart values so a drifting preset fails to compile. */
+import type { ValuesInput } from "./values.ts";
+
+const llama3 = "meta-llama/Meta-Llama-3-8B-Instruct";
+
+/** vLLM on the GPU pool, sized as the seed's GPU node pool guide suggests (1 GPU / 16Gi / 4 vCPU). */
+const vllmWorker = {
+  backend: "vllm",
+  model: llama3,
+  gpu: 1,
+  resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+  autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 80 },
+  cache: { type: "emptyDir", sizeLimit: "50Gi" },
+} as const;
+
+/** The same on the GPU pool with SGLang. */
+const sglangWorker = { ...vllmWorker, backend: "sglang" } as const;
+
+/** Small requests so the simulated nodes of the cluster tests hold every scenario. */
+const ciSized = {
+  resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+} as const;
+
+/** The user-facing presets: charts/nexus/values-<name>.yaml. */
+export const presets: Record<string, { about: string; values: ValuesInput }> = {
+  mock: {
+    about: "The CPU mock worker behind the gateway (also what the chart does with no values).",
+    values: { workers: { mock: { enabled: true, backend: "mock", model: "mock-worker", gpu: 0 } } },
+  },
+  gpu: {
+    about: "vLLM on the GPU node pool; HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
+    values: {
+      workers: { mock: { enabled: false }, vllm: vllmWorker },
+      gateway: { defaultUpstream: "vllm" },
+      hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
+    },
+  },
+  sglang: {
+    about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B.",
+    values: {
+      workers: { mock: { enabled: false }, vllm: vllmWorker, sglang: sglangWorker },
+      gateway: {
+        defaultUpstream: "vllm",
+        routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
+      },
+      hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
+    },
+  },
+  kserve: {
+    about: "Llama 3 8B as a KServe InferenceService (huggingface runtime); the gateway calls its predictor's /openai.",
+    values: {
+      workers: {
+        mock: { enabled: false },
+        llama: {
+          backend: "kserve",
+          model: llama3,
+          gpu: 1,
+          resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+          kserve: { modelFormat: "huggingface" },
+        },
+      },
+      gateway: { defaultUpstream: "llama" },
+      hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
+    },
+  },
+};
+
+/** The `ct install` scenarios: charts/nexus/ci/<name>-values.yaml. */
+export const scenarios: Record<string, { about: string; values: ValuesInput }> = {
+  "mock-clusterip": {
+    about: "Mock worker, ClusterIP exposure, internal Redis, generated API key.",
+    values: { gateway: { expose: { mode: "clusterIP" } } },
+  },
+  "vllm-gpu": {
+    about: "vLLM on the GPU pool (scheduled onto nodepool=gpu nodes through the taint).",
+    values: {
+      workers: { mock: { enabled: false }, vllm: { ...vllmWorker, ...ciSized } },
+      gateway: { defaultUpstream: "vllm" },
+    },
+  },
+  "sglang-canary": {
+    about: "vLLM primary with a 10% SGLang canary, both on the GPU pool, plus the mock on CPU.",
+    values: {
+      workers: { vllm: { ...vllmWorker, ...ciSized }, sglang: { ...sglangWorker, ...ciSized } },
+      gateway: {
+        defaultUpstream: "mock",
+        routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
+      },
+    },
+  },
+  kserve: {
+    about: "A KServe InferenceService beside the mock; the gateway routes Llama 3 to its predictor.",
+    values: {
+      workers: { llama: { backend: "kserve", model: llama3, gpu: 1, ...ciSized } },
+      gateway: {
+        defaultUpstream: "mock",
+        routePolicies: { [llama3]: { strategy: "fallback", upstreams: ["llama"] } },
+      },
+    },
+  },
+  ingress: {
+    about: "Ingress exposure (ingress-nginx annotations for SSE), with a ServiceMonitor and dashboard.",
+    values: {
+      gateway: { expose: { mode: "ingress" } },
+      serviceMonitor: { enabled: true },
+      grafanaDashboard: { enabled: true },
+    },
+  },
+  loadbalancer: {
+    about: "LoadBalancer exposure with NetworkPolicies on.",
+    values: { gateway: { expose: { mode: "loadBalancer" } }, networkPolicy: { enabled: true } },
+  },
+  gatewayapi: {
+    about: "Gateway API HTTPRoute exposure.",
+    values: { gateway: { expose: { mode: "gatewayAPI" } } },
+  },
+};

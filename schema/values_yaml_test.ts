@@ -1,0 +1,14 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { valuesJsonSchema } from "./json_schema.ts";
+import { values } from "./values.ts";
+import { valuesYaml } from "./values_yaml.ts";
+
+Deno.test("values.yaml holds the defaults, each key commented with its description", () => {
+  const defaults = values.parse({});
+  const text = valuesYaml(defaults, valuesJsonSchema(values), " header");
+  assert.deepEqual(parse(text, { version: "1.1" }), JSON.parse(JSON.stringify(defaults)));
+  assert.match(text, /# How clients reach the gateway: clusterIP .*\n +mode: clusterIP/);
+  assert.match(text, /# Replicas when autoscaling is off.\n +replicas: 1/, "worker entries are commented too");
+  assert.match(text, /proxy-buffering: "off"/, "YAML 1.1 booleans stay strings");
+});

@@ -1,0 +1,95 @@
+/**
+ * `deno task start`: a mock worker on :8001 and the gateway on :8000 in front of it, for local use.
+ * In-memory rate limiting, API key `dev-key` (the only place that key exists). Any variable already set in the
+ * environment wins over these defaults. Ctrl-C or SIGTERM stops both; if one child dies the other is stopped too.
+ */
+
+const root = new URL("../", import.meta.url).pathname;
+
+const workerDefaults: Record<string, string> = {
+  WORKER_PORT: "8001",
+  WORKER_MODEL: "mock-worker",
+};
+const gatewayDefaults: Record<string, string> = {
+  GATEWAY_PORT: "8000",
+  GATEWAY_API_KEYS: "dev-key",
+  GATEWAY_UPSTREAMS: `mock=http://127.0.0.1:${Deno.env.get("WORKER_PORT") || workerDefaults.WORKER_PORT}`,
+  GATEWAY_DEFAULT_UPSTREAM: "mock",
+};
+
+/** Environment for a child: the defaults, overridden by whatever the user already set. */
+function envWith(defaults: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { ...defaults };
+  for (const name of Object.keys(defaults)) {
+    const value = Deno.env.get(name);
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
+/** Copies a child's output to ours line by line, each line prefixed with the child's name. */
+async function prefixLines(stream: ReadableStream<Uint8Array>, options: { name: string; to: typeof Deno.stdout }) {
+  const encoder = new TextEncoder();
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    if (lines.length) await options.to.write(encoder.encode(lines.map((l) => `[${options.name}] ${l}\n`).join("")));
+  }
+  if (rest) await options.to.write(encoder.encode(`[${options.name}] ${rest}\n`));
+}
+
+interface Child {
+  name: string;
+  process: Deno.ChildProcess;
+  output: Promise<unknown>;
+}
+
+function start(name: string, options: { script: string; env: Record<string, string> }): Child {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", options.script],
+    cwd: root,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = Promise.all([
+    prefixLines(process.stdout, { name, to: Deno.stdout }),
+    prefixLines(process.stderr, { name, to: Deno.stderr }),
+  ]);
+  return { name, process, output };
+}
+
+const children = [
+  start("worker", { script: "worker/main.ts", env: envWith(workerDefaults) }),
+  start("gateway", { script: "gateway/main.ts", env: envWith(gatewayDefaults) }),
+];
+
+const port = Deno.env.get("GATEWAY_PORT") || gatewayDefaults.GATEWAY_PORT;
+console.log(`[dev] gateway on http://127.0.0.1:${port} (key: dev-key, model: mock-worker); Ctrl-C stops both`);
+
+let stopping = false;
+function stopAll(signal: Deno.Signal): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) {
+    try {
+      child.process.kill(signal);
+    } catch { /* already gone */ }
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => stopAll("SIGTERM"));
+}
+
+const first = await Promise.race(children.map(async (child) => ({ child, status: await child.process.status })));
+if (!stopping) console.error(`[dev] ${first.child.name} exited with code ${first.status.code}; stopping the rest`);
+const userStopped = stopping;
+stopAll("SIGTERM");
+await Promise.all(children.map(async (child) => {
+  await child.process.status;
+  await child.output;
+}));
+Deno.exit(userStopped ? 0 : first.status.code || 1);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds and pushes the Nexus images, and points a running release at a new one (the seed's ops scripts).
+# Needs: docker (or podman via DOCKER=podman) for build/push; helm or kubectl for deploy.
+#
+#   IMAGE_REPO=ghcr.io/your-org/nexus-gateway IMAGE_TAG=0.1.0 scripts/images.sh build gateway
+#   IMAGE_REPO=ghcr.io/your-org/nexus-gateway IMAGE_TAG=0.1.0 scripts/images.sh push gateway
+#   IMAGE_REPO=ghcr.io/your-org/nexus-gateway IMAGE_TAG=0.1.0 scripts/images.sh deploy gateway
+#   IMAGE_REPO=... IMAGE_TAG=... METHOD=kubectl scripts/images.sh deploy gateway   # kubectl set image instead
+#
+# COMPONENT is gateway or worker (the mock worker; its values live under workers.<WORKER>, default mock).
+# deploy defaults: RELEASE=nexus, NAMESPACE=nexus, METHOD=helm (helm upgrade --reuse-values --set ...,
+# which keeps the new image in the release's values) or kubectl (kubectl set image; the next helm upgrade
+# puts the chart's image back unless you also change the values).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: IMAGE_REPO=... IMAGE_TAG=... $0 build|push|deploy gateway|worker" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+action="$1" component="$2"
+case "$component" in gateway | worker) ;; *) usage ;; esac
+: "${IMAGE_REPO:?set IMAGE_REPO, e.g. ghcr.io/your-org/nexus-$component}"
+: "${IMAGE_TAG:?set IMAGE_TAG, e.g. 0.1.0 or a git sha}"
+image="$IMAGE_REPO:$IMAGE_TAG"
+docker="${DOCKER:-docker}"
+release="${RELEASE:-nexus}" namespace="${NAMESPACE:-nexus}" worker="${WORKER:-mock}"
+
+case "$action" in
+  build)
+    "$docker" build -f "$component/Dockerfile" -t "$image" .
+    ;;
+  push)
+    "$docker" push "$image"
+    ;;
+  deploy)
+    if [ "$component" = gateway ]; then
+      key=gateway.image deployment="$release-gateway" container=gateway
+    else
+      key="workers.$worker.image" deployment="$release-$worker" container=mock
+    fi
+    if [ "${METHOD:-helm}" = kubectl ]; then
+      kubectl -n "$namespace" set image "deployment/$deployment" "$container=$image"
+    else
+      helm upgrade "$release" charts/nexus -n "$namespace" --reuse-values \
+        --set "$key.repository=$IMAGE_REPO" --set "$key.tag=$IMAGE_TAG"
+    fi
+    kubectl -n "$namespace" rollout status "deployment/$deployment" --timeout=300s
+    ;;
+  *) usage ;;
+esac

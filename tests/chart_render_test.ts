@@ -1,0 +1,412 @@
+/** helm template of every preset, scenario and focused case, with assertions on the parsed objects. */
+import assert from "node:assert/strict";
+import {
+  chartDir,
+  containers,
+  helmTemplate,
+  type Manifest,
+  manifests,
+  ofKind,
+  podSpec,
+  presetFiles,
+  type RenderCase,
+  rendered,
+  run,
+  scenarioFiles,
+} from "./support/chart.ts";
+
+const everyFileCase: RenderCase[] = [{}, ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] }))];
+
+/** Workloads of a rendering with their pod specs. */
+function workloads(objects: Manifest[]): Array<{ obj: Manifest; spec: Manifest }> {
+  return objects.flatMap((obj) => {
+    const spec = podSpec(obj);
+    return spec ? [{ obj, spec }] : [];
+  });
+}
+
+function gpuLimit(spec: Manifest): unknown {
+  return containers(spec).map((c) => c.resources?.limits?.["nvidia.com/gpu"]).find((v) => v !== undefined);
+}
+
+function hasGpuPool(spec: Manifest): boolean {
+  const toleration = (spec.tolerations ?? []).some((t: Manifest) =>
+    t.key === "nvidia.com/gpu" && t.operator === "Exists" && t.effect === "NoSchedule"
+  );
+  return spec.nodeSelector?.nodepool === "gpu" && toleration;
+}
+
+function configMap(objects: Manifest[]): Record<string, string> {
+  const cm = ofKind(objects, "ConfigMap").find((c) => c.metadata.name.endsWith("-gateway"));
+  assert.ok(cm, "gateway ConfigMap rendered");
+  return cm.data;
+}
+
+function upstreams(objects: Manifest[]): Record<string, string> {
+  return Object.fromEntries(configMap(objects).GATEWAY_UPSTREAMS.split(";").map((p) => p.split("=")));
+}
+
+Deno.test("every preset and ct scenario renders", async () => {
+  const all = await Promise.all(everyFileCase.map(rendered));
+  for (const [i, r] of all.entries()) {
+    assert.ok(ofKind(r.objects, "Deployment").length >= 2, `${JSON.stringify(everyFileCase[i])} has deployments`);
+  }
+});
+
+Deno.test("GPU workers get the GPU pool and an nvidia.com/gpu limit, and nothing else does", async () => {
+  const all = await Promise.all(everyFileCase.map(rendered));
+  let gpuWorkers = 0;
+  for (const r of all) {
+    for (const { obj, spec } of workloads(r.objects)) {
+      const where = `${obj.kind}/${obj.metadata.name}`;
+      const backend = obj.metadata.labels["nexus.io/backend"];
+      const isGpuBackend = backend === "vllm" || backend === "sglang" || backend === "kserve";
+      assert.equal(hasGpuPool(spec), isGpuBackend, `${where}: GPU pool placement iff a GPU backend`);
+      assert.equal(gpuLimit(spec) === 1, isGpuBackend, `${where}: nvidia.com/gpu limit iff a GPU backend`);
+      if (!isGpuBackend) {
+        assert.equal(spec.nodeSelector, undefined, `${where} has no node selector`);
+        assert.equal(spec.tolerations, undefined, `${where} has no tolerations`);
+      }
+      if (isGpuBackend) gpuWorkers++;
+    }
+  }
+  assert.ok(gpuWorkers >= 6, "the presets and scenarios contain GPU workers");
+});
+
+Deno.test("the sglang preset canaries 10% of Llama 3 from vLLM to SGLang, both on the GPU pool", async () => {
+  const { objects } = await rendered({ files: ["values-sglang.yaml"] });
+  const data = configMap(objects);
+  assert.deepEqual(JSON.parse(data.GATEWAY_ROUTE_POLICIES), {
+    "meta-llama/Meta-Llama-3-8B-Instruct": { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 },
+  });
+  assert.deepEqual(upstreams(objects), { sglang: "http://nexus-sglang:30000", vllm: "http://nexus-vllm:8000" });
+  assert.equal(data.GATEWAY_DEFAULT_UPSTREAM, "vllm");
+  const deployments = ofKind(objects, "Deployment").map((d) => d.metadata.name).sort();
+  assert.deepEqual(deployments, ["nexus-gateway", "nexus-redis", "nexus-sglang", "nexus-vllm"]);
+});
+
+Deno.test("a worker can override the GPU pool; a mock with a gpu count becomes a GPU worker", async () => {
+  const { objects } = await rendered({
+    values: {
+      workers: {
+        vllm: { backend: "vllm", model: "m", gpuPool: { tolerations: [], nodeSelector: { pool: "h100" } } },
+        mock: { gpu: 2 },
+      },
+      gpuPool: { runtimeClassName: "nvidia" },
+    },
+  });
+  const vllm = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-vllm")!)!;
+  assert.equal(vllm.tolerations, undefined, "tolerations removed by the override");
+  assert.deepEqual(vllm.nodeSelector, { pool: "h100" });
+  assert.equal(vllm.runtimeClassName, "nvidia");
+  assert.equal(gpuLimit(vllm), 1, "vllm defaults to one GPU");
+  const mock = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!)!;
+  assert.ok(hasGpuPool(mock), "a mock with gpu: 2 is placed on the pool");
+  assert.equal(gpuLimit(mock), 2);
+});
+
+Deno.test("each exposure mode renders exactly its own objects", async () => {
+  const modes = ["clusterIP", "loadBalancer", "ingress", "gatewayAPI"] as const;
+  const results = await Promise.all(modes.map((mode) => rendered({ values: { gateway: { expose: { mode } } } })));
+  for (const [i, { objects }] of results.entries()) {
+    const mode = modes[i];
+    const lb = ofKind(objects, "Service").filter((s) => s.spec.type === "LoadBalancer");
+    const ingresses = ofKind(objects, "Ingress");
+    const routes = ofKind(objects, "HTTPRoute");
+    assert.equal(lb.length, mode === "loadBalancer" ? 1 : 0, `${mode}: LoadBalancer services`);
+    assert.equal(ingresses.length, mode === "ingress" ? 1 : 0, `${mode}: ingresses`);
+    assert.equal(routes.length, mode === "gatewayAPI" ? 1 : 0, `${mode}: HTTPRoutes`);
+    const gatewayService = ofKind(objects, "Service").find((s) => s.metadata.name === "nexus-gateway");
+    assert.equal(gatewayService?.spec.type, "ClusterIP", `${mode}: the ClusterIP Service is always there`);
+  }
+  const ingress = ofKind(results[2].objects, "Ingress")[0];
+  assert.equal(ingress.spec.rules[0].host, "gateway.local");
+  assert.equal(ingress.spec.ingressClassName, "nginx");
+  assert.equal(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-buffering"], "off");
+  assert.ok(Number(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600);
+  const route = ofKind(results[3].objects, "HTTPRoute")[0];
+  assert.equal(route.spec.parentRefs[0].name, "nexus-gateway");
+  assert.equal(route.spec.rules[0].backendRefs[0].name, "nexus-gateway");
+});
+
+Deno.test("ingress TLS uses the given secret for the host", async () => {
+  const { objects } = await rendered({
+    values: {
+      gateway: { expose: { mode: "ingress", ingress: { host: "llm.example.com", tls: { enabled: true } } } },
+    },
+  });
+  const ingress = ofKind(objects, "Ingress")[0];
+  assert.deepEqual(ingress.spec.tls, [{ hosts: ["llm.example.com"], secretName: "nexus-gateway-tls" }]);
+});
+
+Deno.test("the gateway config lists exactly the enabled workers, external upstreams and policies", async () => {
+  const { objects } = await rendered({
+    values: {
+      workers: {
+        vllm: { backend: "vllm", model: "m" },
+        off: { backend: "sglang", enabled: false },
+        llama: { backend: "kserve", model: "meta-llama/Meta-Llama-3-8B-Instruct" },
+      },
+      gateway: {
+        externalUpstreams: { bento: "http://bento.ml.svc:3000" },
+        routePolicies: {
+          m: { strategy: "weighted", weights: { vllm: 3, bento: 1 } },
+          n: { strategy: "fallback", upstreams: ["llama", "mock"] },
+        },
+      },
+    },
+  });
+  assert.deepEqual(upstreams(objects), {
+    bento: "http://bento.ml.svc:3000",
+    llama: "http://nexus-llama-predictor.nexus.svc.cluster.local/openai",
+    mock: "http://nexus-mock:8001",
+    vllm: "http://nexus-vllm:8000",
+  });
+  assert.deepEqual(JSON.parse(configMap(objects).GATEWAY_ROUTE_POLICIES), {
+    m: { strategy: "weighted", weights: { vllm: 3, bento: 1 } },
+    n: { strategy: "fallback", upstreams: ["llama", "mock"] },
+  });
+  assert.equal(configMap(objects).GATEWAY_DEFAULT_UPSTREAM, "bento", "first upstream by name when unset");
+  assert.ok(!ofKind(objects, "Deployment").some((d) => d.metadata.name === "nexus-off"), "disabled worker absent");
+  const isvc = ofKind(objects, "InferenceService")[0];
+  assert.equal(isvc.metadata.name, "nexus-llama");
+  assert.equal(isvc.spec.predictor.model.modelFormat.name, "huggingface");
+  assert.ok(isvc.spec.predictor.model.args.includes("--model_id=meta-llama/Meta-Llama-3-8B-Instruct"));
+});
+
+Deno.test("the gateway ConfigMap carries the env contract and the pod reads keys from the Secret", async () => {
+  const { objects } = await rendered({});
+  const data = configMap(objects);
+  for (
+    const key of [
+      "GATEWAY_PORT",
+      "GATEWAY_UPSTREAMS",
+      "GATEWAY_DEFAULT_UPSTREAM",
+      "GATEWAY_ROUTE_POLICIES",
+      "GATEWAY_RATE_LIMIT_RPM",
+      "GATEWAY_RATE_LIMIT_FAIL",
+      "GATEWAY_DRAIN_GRACE_SECONDS",
+      "REDIS_URL",
+    ]
+  ) assert.ok(key in data, `${key} in the ConfigMap`);
+  assert.ok(!("GATEWAY_API_KEYS" in data));
+  assert.equal(data.REDIS_URL, "redis://nexus-redis:6379");
+  const gateway = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!;
+  const keysEnv = gateway.containers[0].env.find((e: Manifest) => e.name === "GATEWAY_API_KEYS");
+  assert.deepEqual(keysEnv.valueFrom.secretKeyRef, { name: "nexus-gateway", key: "GATEWAY_API_KEYS" });
+  assert.ok(gateway.terminationGracePeriodSeconds > Number(data.GATEWAY_DRAIN_GRACE_SECONDS));
+  const probes = gateway.containers[0];
+  assert.equal(probes.livenessProbe.httpGet.path, "/health");
+  assert.equal(probes.readinessProbe.httpGet.path, "/ready");
+});
+
+Deno.test("no secret value appears in any ConfigMap", async () => {
+  const secrets = ["sekret-key-one", "sekret-key-two", "redis://:pa55word@redis.example:6379", "hf_sekrettoken"];
+  const { objects } = await rendered({
+    values: {
+      gateway: { apiKeys: secrets.slice(0, 2) },
+      redis: { mode: "external", external: { url: secrets[2] } },
+      hfToken: { value: secrets[3] },
+      workers: { vllm: { backend: "vllm", model: "m" } },
+      grafanaDashboard: { enabled: true },
+    },
+  });
+  const configMaps = ofKind(objects, "ConfigMap");
+  assert.ok(configMaps.length >= 2);
+  for (const cm of configMaps) {
+    const text = JSON.stringify(cm);
+    for (const secret of secrets) assert.ok(!text.includes(secret), `${cm.metadata.name} leaks ${secret}`);
+  }
+  const gatewaySecret = ofKind(objects, "Secret").find((s) => s.metadata.name === "nexus-gateway")!;
+  assert.equal(atob(gatewaySecret.data.GATEWAY_API_KEYS), "sekret-key-one,sekret-key-two");
+  assert.equal(atob(gatewaySecret.data.REDIS_URL), secrets[2]);
+  const hf = ofKind(objects, "Secret").find((s) => s.metadata.name === "nexus-model-worker-secrets")!;
+  assert.equal(atob(hf.data.HF_TOKEN), secrets[3]);
+});
+
+Deno.test("without keys the chart generates a random one, never a fixed default", async () => {
+  const [a, b] = await Promise.all([helmTemplate({}), helmTemplate({})]);
+  const key = (text: string) => {
+    const secret = ofKind(manifests(text), "Secret").find((s) => s.metadata.name === "nexus-gateway")!;
+    return atob(secret.data.GATEWAY_API_KEYS);
+  };
+  assert.match(key(a.stdout), /^nx-[A-Za-z0-9]{40}$/);
+  assert.notEqual(key(a.stdout), key(b.stdout), "two installs get different keys");
+  assert.ok(!a.stdout.includes("dev-key"));
+});
+
+Deno.test("existingSecret replaces the chart's key Secret", async () => {
+  const { objects } = await rendered({ values: { gateway: { existingSecret: "my-keys" } } });
+  assert.equal(ofKind(objects, "Secret").length, 0);
+  const gateway = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!;
+  const env = gateway.containers[0].env.find((e: Manifest) => e.name === "GATEWAY_API_KEYS");
+  assert.equal(env.valueFrom.secretKeyRef.name, "my-keys");
+});
+
+Deno.test("the GPU preset runs vLLM with HF_TOKEN from model-worker-secrets, /data cache and a startupProbe", async () => {
+  const { objects } = await rendered({ files: ["values-gpu.yaml"] });
+  const vllm = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-vllm")!;
+  const c = podSpec(vllm)!.containers[0];
+  assert.deepEqual(c.command, ["vllm", "serve"]);
+  assert.equal(c.args[0], "$(MODEL_ID)");
+  const env = Object.fromEntries(c.env.map((e: Manifest) => [e.name, e]));
+  assert.equal(env.MODEL_ID.value, "meta-llama/Meta-Llama-3-8B-Instruct");
+  assert.deepEqual(env.HF_TOKEN.valueFrom.secretKeyRef, {
+    name: "model-worker-secrets",
+    key: "HF_TOKEN",
+    optional: true,
+  });
+  assert.ok(c.volumeMounts.some((m: Manifest) => m.mountPath === "/data"));
+  assert.equal(c.startupProbe.httpGet.path, "/health");
+  assert.ok(c.startupProbe.failureThreshold * c.startupProbe.periodSeconds >= 600, "minutes to load a model");
+  assert.equal(ofKind(objects, "HorizontalPodAutoscaler").length, 2, "gateway and vllm HPAs");
+  const mockless = ofKind(objects, "Deployment").map((d) => d.metadata.name);
+  assert.ok(!mockless.includes("nexus-mock"));
+});
+
+Deno.test("mock workers have no startupProbe; a PVC cache renders a claim", async () => {
+  const { objects } = await rendered({ values: { workers: { mock: { cache: { type: "pvc", size: "5Gi" } } } } });
+  const mock = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!)!;
+  assert.equal(mock.containers[0].startupProbe, undefined);
+  assert.equal(mock.volumes.find((v: Manifest) => v.name === "cache").persistentVolumeClaim.claimName, "nexus-mock");
+  assert.equal(ofKind(objects, "PersistentVolumeClaim")[0].spec.resources.requests.storage, "5Gi");
+});
+
+Deno.test("every container runs non-root, read-only, without capabilities, with requests and probes", async () => {
+  const all = await Promise.all(everyFileCase.map(rendered));
+  for (const r of all) {
+    for (const { obj, spec } of workloads(r.objects)) {
+      const where = `${obj.kind}/${obj.metadata.name}`;
+      assert.equal(spec.securityContext?.runAsNonRoot, true, `${where} runAsNonRoot`);
+      assert.equal(spec.securityContext?.seccompProfile?.type, "RuntimeDefault", `${where} seccomp`);
+      for (const c of containers(spec)) {
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"], `${where} drops ALL`);
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where} no escalation`);
+        assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where} has requests`);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where} read-only root`);
+        if (obj.kind === "Deployment") assert.ok(c.livenessProbe && c.readinessProbe, `${where} has probes`);
+      }
+    }
+  }
+});
+
+Deno.test("a config change rolls the gateway pods through checksum/config", async () => {
+  const [a, b] = await Promise.all([
+    rendered({}),
+    rendered({ values: { gateway: { rateLimit: { rpm: 30 } } } }),
+  ]);
+  const checksum = (objects: Manifest[]) =>
+    ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!.spec.template.metadata
+      .annotations["checksum/config"];
+  assert.match(checksum(a.objects), /^[0-9a-f]{64}$/);
+  assert.notEqual(checksum(a.objects), checksum(b.objects));
+});
+
+Deno.test("names stay within 63 characters and carry the standard labels", async () => {
+  const release = "a-very-long-release-name-that-goes-on-and-on-for-ever";
+  const { objects } = await rendered({ release, values: { workers: { "a-worker-with-a-very-long-name-x": {} } } });
+  for (const obj of objects) {
+    assert.ok(obj.metadata.name.length <= 63, `${obj.metadata.name} is too long`);
+    for (const label of ["name", "instance", "version", "component", "part-of", "managed-by"]) {
+      assert.ok(obj.metadata.labels[`app.kubernetes.io/${label}`], `${obj.kind}/${obj.metadata.name} ${label}`);
+    }
+    assert.ok(obj.metadata.labels["helm.sh/chart"]);
+  }
+});
+
+Deno.test("networkPolicy lets only the gateway reach workers and Redis", async () => {
+  const { objects } = await rendered({ values: { networkPolicy: { enabled: true } } });
+  const policies = ofKind(objects, "NetworkPolicy");
+  assert.equal(policies.length, 2);
+  for (const p of policies) {
+    assert.deepEqual(p.spec.ingress[0].from[0].podSelector.matchLabels, {
+      "app.kubernetes.io/instance": "nexus",
+      "nexus.io/role": "gateway",
+    });
+  }
+  const gatewayPods = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!;
+  assert.equal(gatewayPods.spec.template.metadata.labels["nexus.io/role"], "gateway");
+  const workerPods = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!;
+  assert.equal(workerPods.spec.template.metadata.labels["nexus.io/role"], "worker");
+});
+
+Deno.test("serviceMonitor and grafanaDashboard render when enabled and chart nexus_* and vllm:* metrics", async () => {
+  const { objects } = await rendered({
+    values: { serviceMonitor: { enabled: true }, grafanaDashboard: { enabled: true } },
+  });
+  const monitor = ofKind(objects, "ServiceMonitor")[0];
+  assert.equal(monitor.spec.endpoints[0].path, "/metrics");
+  const dashboard = ofKind(objects, "ConfigMap").find((c) => c.metadata.labels.grafana_dashboard === "1")!;
+  const json = JSON.parse(dashboard.data["nexus.json"]);
+  const exprs = json.panels.flatMap((p: Manifest) => p.targets.map((t: Manifest) => t.expr)).join("\n");
+  assert.match(exprs, /nexus_requests_total/);
+  assert.match(exprs, /vllm:num_requests_running/);
+  const none = await rendered({});
+  assert.equal(ofKind(none.objects, "ServiceMonitor").length, 0);
+});
+
+Deno.test("the helm test pod checks /health and a chat completion with the gateway's key", async () => {
+  const { objects } = await rendered({});
+  const pod = ofKind(objects, "Pod").find((p) => p.metadata.annotations?.["helm.sh/hook"] === "test")!;
+  assert.equal(pod.spec.restartPolicy, "Never");
+  const script = pod.spec.containers[0].args.join("\n");
+  assert.match(script, /\/health/);
+  assert.match(script, /\/v1\/chat\/completions/);
+  const env = Object.fromEntries(pod.spec.containers[0].env.map((e: Manifest) => [e.name, e]));
+  assert.equal(env.MODEL.value, "mock-worker");
+  assert.equal(env.GATEWAY_URL.value, "http://nexus-gateway:80");
+});
+
+Deno.test("NOTES tells how to read the generated key and reach the gateway in each mode", async () => {
+  const copy = await Deno.makeTempDir();
+  try {
+    const cp = await new Deno.Command("cp", { args: ["-r", chartDir, `${copy}/nexus`] }).output();
+    assert.ok(cp.success);
+    await Deno.writeTextFile(
+      `${copy}/nexus/templates/zz-notes.yaml`,
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "nexus.notes" . | quote }}\n',
+    );
+    const notes = async (mode: string) => {
+      const out = await run("helm", [
+        "template",
+        "nexus",
+        `${copy}/nexus`,
+        "-n",
+        "nexus",
+        "--set",
+        `gateway.expose.mode=${mode}`,
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      return ofKind(manifests(out.stdout), "ConfigMap").find((c) => c.metadata.name === "notes")!.data.notes as string;
+    };
+    const clusterIP = await notes("clusterIP");
+    assert.match(clusterIP, /generated one/);
+    assert.match(clusterIP, /get secret nexus-gateway/);
+    assert.match(clusterIP, /port-forward svc\/nexus-gateway 8000:80/);
+    assert.match(clusterIP, /"model":"mock-worker"/);
+    assert.match(await notes("loadBalancer"), /get svc nexus-gateway-lb/);
+    assert.match(await notes("ingress"), /Host: gateway.local/);
+    assert.match(await notes("gatewayAPI"), /HTTPRoute nexus-gateway/);
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("Redis is internal by default, external from a URL or Secret, or absent", async () => {
+  const [internal, external, none] = await Promise.all([
+    rendered({}),
+    rendered({ values: { redis: { mode: "external", external: { existingSecret: "redis-creds" } } } }),
+    rendered({ values: { redis: { mode: "none" } } }),
+  ]);
+  const names = (objects: Manifest[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+  assert.ok(names(internal.objects).includes("Deployment/nexus-redis"));
+  assert.ok(names(internal.objects).includes("Service/nexus-redis"));
+  for (const r of [external, none]) assert.ok(!names(r.objects).some((n) => n.endsWith("/nexus-redis")));
+  const gatewayEnv = (objects: Manifest[]) =>
+    podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!.containers[0].env;
+  const redisEnv = gatewayEnv(external.objects).find((e: Manifest) => e.name === "REDIS_URL");
+  assert.deepEqual(redisEnv.valueFrom.secretKeyRef, { name: "redis-creds", key: "REDIS_URL" });
+  assert.ok(!("REDIS_URL" in configMap(external.objects)));
+  assert.ok(!("REDIS_URL" in configMap(none.objects)), "no Redis: the gateway limits in memory");
+  assert.ok(!gatewayEnv(none.objects).some((e: Manifest) => e.name === "REDIS_URL"));
+});

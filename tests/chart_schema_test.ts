@@ -1,0 +1,94 @@
+/** Bad values fail `helm template` with a message that names the value (values.schema.json and template checks). */
+import assert from "node:assert/strict";
+import { helmTemplate, type RenderCase } from "./support/chart.ts";
+
+const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
+  {
+    name: "an unknown key",
+    case: { values: { gateway: { replicaz: 2 } } },
+    message: /at '\/gateway': additional properties 'replicaz' not allowed/,
+  },
+  {
+    name: "an unknown key inside a worker",
+    case: { values: { workers: { mock: { gpus: 1 } } } },
+    message: /at '\/workers\/mock': additional properties 'gpus' not allowed/,
+  },
+  {
+    name: "a wrong type",
+    case: { values: { gateway: { replicas: "two" } } },
+    message: /at '\/gateway\/replicas': got string, want integer/,
+  },
+  {
+    name: "negative replicas",
+    case: { values: { workers: { mock: { replicas: -1 } } } },
+    message: /at '\/workers\/mock\/replicas': minimum: got -1, want 0/,
+  },
+  {
+    name: "an unknown exposure mode",
+    case: { values: { gateway: { expose: { mode: "nodePort" } } } },
+    message: /at '\/gateway\/expose\/mode': value must be one of 'clusterIP', 'loadBalancer', 'ingress', 'gatewayAPI'/,
+  },
+  {
+    name: "an unknown backend",
+    case: { values: { workers: { tgi: { backend: "tgi" } } } },
+    message: /at '\/workers\/tgi\/backend': value must be one of/,
+  },
+  {
+    name: "a canary percent over 100",
+    case: {
+      values: {
+        workers: { vllm: { backend: "vllm", model: "m" } },
+        gateway: { routePolicies: { m: { strategy: "canary", primary: "vllm", canary: "mock", percent: 150 } } },
+      },
+    },
+    message: /at '\/gateway\/routePolicies\/m\/percent': maximum: got 150, want 100/,
+  },
+  {
+    name: "an unknown routing strategy",
+    case: { values: { gateway: { routePolicies: { m: { strategy: "roundrobin" } } } } },
+    message: /at '\/gateway\/routePolicies\/m\/strategy': value must be one of 'canary', 'weighted', 'fallback'/,
+  },
+  {
+    name: "a policy naming an unknown worker",
+    case: { values: { gateway: { routePolicies: { m: { strategy: "fallback", upstreams: ["mock", "ghost"] } } } } },
+    message: /gateway\.routePolicies\["m"\] names upstream "ghost", which is not an enabled worker or externalUpstream/,
+  },
+  {
+    name: "a policy naming a disabled worker",
+    case: {
+      values: {
+        workers: { vllm: { backend: "vllm", enabled: false } },
+        gateway: { routePolicies: { m: { strategy: "canary", primary: "mock", canary: "vllm", percent: 5 } } },
+      },
+    },
+    message: /gateway\.routePolicies\["m"\] names upstream "vllm"/,
+  },
+  {
+    name: "a default upstream that does not exist",
+    case: { values: { gateway: { defaultUpstream: "nope" } } },
+    message: /gateway\.defaultUpstream: "nope" is not an enabled worker or externalUpstream/,
+  },
+  {
+    name: "no upstream at all",
+    case: { values: { workers: { mock: { enabled: false } } } },
+    message: /no upstream: enable a worker/,
+  },
+  {
+    name: "a vLLM worker without a model id",
+    case: { values: { workers: { vllm: { backend: "vllm" } } } },
+    message: /workers\.vllm\.model: set the model id that backend vllm serves/,
+  },
+  {
+    name: "external Redis without a URL or Secret",
+    case: { values: { redis: { mode: "external" } } },
+    message: /redis\.external: set url or existingSecret/,
+  },
+];
+
+for (const c of bad) {
+  Deno.test(`helm template refuses ${c.name}, naming the value`, async () => {
+    const result = await helmTemplate(c.case);
+    assert.notEqual(result.code, 0, `rendered although ${c.name}`);
+    assert.match(result.stderr, c.message);
+  });
+}

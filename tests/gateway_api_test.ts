@@ -1,0 +1,152 @@
+/** The gateway's API against a real mock worker: completions (streamed and not), models, probes, metrics, logs. */
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { assertOpenAI, assertOpenAICompletionChunk } from "./support/openai_schema.ts";
+import { startGateway, startWorker } from "./support/process.ts";
+import { metricValue, scrape } from "./support/prometheus.ts";
+
+const KEY = "sk-test-api-0123456789";
+const messages = [{ role: "user" as const, content: "hello" }];
+
+/** Reads an SSE body into its `data:` payloads. */
+async function sseData(response: Response): Promise<string[]> {
+  const text = await response.text();
+  return text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6));
+}
+
+Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) => {
+  await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "2", WORKER_MAX_TOKENS: "6", WORKER_TTFT_MS: "5" });
+  await using gateway = await startGateway({
+    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
+    GATEWAY_DEFAULT_UPSTREAM: "mock",
+    GATEWAY_ROUTE_POLICIES: JSON.stringify({ "canary-model": { strategy: "fallback", upstreams: ["mock"] } }),
+    GATEWAY_API_KEYS: `other-key,${KEY}`,
+  });
+  const client = new OpenAI({ apiKey: KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+
+  await t.step("a chat completion validates against OpenAI's schema and names its upstream", async () => {
+    const { data, response } = await client.chat.completions.create({ model: "mock-worker", messages }).withResponse();
+    assertOpenAI("CreateChatCompletionResponse", data);
+    assert.equal(data.choices[0].message.refusal, null);
+    assert.ok(data.usage && data.usage.completion_tokens > 0);
+    assert.equal(response.headers.get("x-nexus-upstream"), "mock");
+    assert.match(response.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  });
+
+  await t.step("a streamed chat completion arrives as schema-valid chunks with usage, ending in [DONE]", async () => {
+    const stream = await client.chat.completions.create({
+      model: "mock-worker",
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage = 0;
+    for await (const chunk of stream) {
+      assertOpenAI("CreateChatCompletionStreamResponse", chunk);
+      text += chunk.choices[0]?.delta?.content ?? "";
+      usage += chunk.usage?.completion_tokens ?? 0;
+    }
+    assert.ok(text.length > 0);
+    assert.ok(usage > 0);
+    const raw = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
+    });
+    assert.equal(raw.headers.get("content-type")?.split(";")[0], "text/event-stream");
+    assert.equal((await sseData(raw)).at(-1), "[DONE]");
+  });
+
+  await t.step("completions, streamed and not, validate against OpenAI's schemas", async () => {
+    const completion = await client.completions.create({ model: "mock-worker", prompt: "once upon" });
+    assertOpenAI("CreateCompletionResponse", completion);
+    const stream = await client.completions.create({ model: "mock-worker", prompt: "once upon", stream: true });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      assertOpenAICompletionChunk(chunk);
+      chunks++;
+    }
+    assert.ok(chunks > 1);
+  });
+
+  await t.step("/v1/models lists the policy models and the default upstream's models", async () => {
+    const response = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    const body = await response.json();
+    assertOpenAI("ListModelsResponse", body);
+    const ids = body.data.map((m: { id: string }) => m.id).sort();
+    assert.deepEqual(ids, ["canary-model", "mock-worker"]);
+    const page = await client.models.list();
+    assert.deepEqual(page.data.map((m) => m.id).sort(), ids);
+  });
+
+  await t.step("an incoming X-Request-ID is honoured and returned", async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "x-request-id": "trace-abc.123" },
+      body: JSON.stringify({ model: "mock-worker", messages }),
+    });
+    await response.body?.cancel();
+    assert.equal(response.headers.get("x-request-id"), "trace-abc.123");
+    const line = await gateway.child.waitForLine((l) => l.includes('"request_id":"trace-abc.123"'));
+    const entry = JSON.parse(line);
+    assert.equal(entry.status, 200);
+    assert.equal(entry.model, "mock-worker");
+    assert.equal(entry.upstream, "mock");
+  });
+
+  await t.step("/health and /ready answer 200, /metrics exposes nexus_* metrics with tokens from usage", async () => {
+    assert.equal((await fetch(`${gateway.url}/health`).then(async (r) => [r.status, await r.json()]))[0], 200);
+    const ready = await fetch(`${gateway.url}/ready`);
+    assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const ok = { model: "mock-worker", upstream: "mock", status: "200" };
+    assert.ok(metricValue(text, "nexus_requests_total", ok) >= 5);
+    assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "completion" }) > 0);
+    assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "prompt" }) > 0);
+    assert.ok(metricValue(text, "nexus_request_duration_seconds_count", { model: "mock-worker" }) >= 5);
+    assert.ok(metricValue(text, "nexus_time_to_first_token_seconds_count", { model: "mock-worker" }) >= 2);
+    assert.ok(metricValue(text, "nexus_gateway_overhead_seconds_count") >= 5);
+    assert.equal(metricValue(text, "nexus_in_flight_requests"), 0);
+    for (const name of ["nexus_rate_limited_total", "nexus_upstream_errors_total", "nexus_retries_total"]) {
+      assert.ok(text.includes(`# TYPE ${name} counter`), name);
+    }
+    assert.ok(text.includes("# TYPE nexus_redis_errors_total counter"));
+  });
+
+  await t.step("every request gets one JSON log line, and no line contains the API key", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // log lines are flushed on the next tick
+    const lines = gateway.child.stdout.filter((l) => l.trim());
+    for (const line of lines) JSON.parse(line);
+    const requests = lines.map((l) => JSON.parse(l)).filter((e) => e.msg === "request");
+    assert.ok(requests.length >= 7);
+    for (const entry of requests) assert.ok(entry.request_id, JSON.stringify(entry));
+    assert.ok(!gateway.child.output().includes(KEY));
+  });
+});
+
+Deno.test("streamed tokens reach the client while the worker is still generating (no buffering)", async () => {
+  await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "200", WORKER_MAX_TOKENS: "6", WORKER_TTFT_MS: "0" });
+  await using gateway = await startGateway({
+    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
+    GATEWAY_DEFAULT_UPSTREAM: "mock",
+    GATEWAY_API_KEYS: KEY,
+  });
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": KEY },
+    body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
+  });
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let received = "";
+  while (!received.includes('"content":"')) received += (await reader.read()).value ?? "";
+  // The first token is here; the worker must still be generating the rest.
+  assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 1);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value;
+  }
+  assert.ok(received.trimEnd().endsWith("data: [DONE]"));
+  assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 0);
+});

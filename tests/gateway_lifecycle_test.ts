@@ -1,0 +1,139 @@
+/** Client aborts, SIGTERM draining and the seed's smoke test through `deno task start` (scripts/dev.ts). */
+import assert from "node:assert/strict";
+import { freePort, spawnDeno, startGateway, startWorker, waitForUrl } from "./support/process.ts";
+import { scrape } from "./support/prometheus.ts";
+
+const KEY = "sk-test-lifecycle-112233";
+const messages = [{ role: "user", content: "hi" }];
+
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+async function refusesConnections(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("a client that goes away aborts the upstream request, streamed or not", async (t) => {
+  await using worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: "200",
+    WORKER_MAX_TOKENS: "50",
+    WORKER_TTFT_MS: "0",
+  });
+  await using gateway = await startGateway({
+    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
+    GATEWAY_DEFAULT_UPSTREAM: "mock",
+    GATEWAY_API_KEYS: KEY,
+  });
+  const aborts = () => scrape(worker.url, "vllm:request_success_total", { finished_reason: "abort" });
+
+  await t.step("streamed: closing the stream after the first token", async () => {
+    const before = await aborts();
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY },
+      body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
+    await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, "in-flight back to 0");
+    assert.equal(await scrape(gateway.url, "nexus_requests_total", { status: "499" }), 1);
+  });
+
+  await t.step("not streamed: leaving while the worker is still generating", async () => {
+    const before = await aborts();
+    const controller = new AbortController();
+    const pending = fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY },
+      body: JSON.stringify({ model: "mock-worker", messages }),
+      signal: controller.signal,
+    }).catch(() => "aborted");
+    await eventually(async () => await scrape(worker.url, "vllm:num_requests_running") === 1, "the worker generates");
+    controller.abort();
+    assert.equal(await pending, "aborted");
+    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
+  });
+});
+
+Deno.test("SIGTERM: new connections are refused, the stream in flight completes, exit code 0", async () => {
+  await using worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: "100",
+    WORKER_MAX_TOKENS: "20",
+    WORKER_TTFT_MS: "0",
+  });
+  const gateway = await startGateway({
+    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
+    GATEWAY_DEFAULT_UPSTREAM: "mock",
+    GATEWAY_API_KEYS: KEY,
+    GATEWAY_DRAIN_GRACE_SECONDS: "30",
+  });
+  try {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY },
+      body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = (await reader.read()).value ?? "";
+    gateway.child.kill("SIGTERM");
+    await eventually(() => refusesConnections(gateway.port), "new connections are refused while draining");
+    assert.equal(gateway.child.done, false, "still running while the stream is in flight");
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
+    const status = await gateway.child.exited;
+    assert.equal(status.code, 0);
+    assert.ok(gateway.child.output().includes("drained, exiting"));
+  } finally {
+    await gateway.stop();
+  }
+});
+
+Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts)", async () => {
+  const gatewayPort = freePort();
+  const workerPort = freePort();
+  const dev = spawnDeno("scripts/dev.ts", {
+    env: { GATEWAY_PORT: String(gatewayPort), WORKER_PORT: String(workerPort) },
+  });
+  try {
+    const url = `http://127.0.0.1:${gatewayPort}`;
+    await waitForUrl(`${url}/health`, { child: dev });
+    // curl -X POST http://localhost:8000/v1/chat/completions -H "X-API-Key: dev-key" \
+    //   -H "Content-Type: application/json" -d '{"model":"mock-worker","messages":[{"role":"user","content":"hello"}]}'
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "X-API-Key": "dev-key", "Content-Type": "application/json" },
+      body: '{"model":"mock-worker","messages":[{"role":"user","content":"hello"}]}',
+    });
+    const body = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.ok(body.choices[0].message.content.length > 0);
+    assert.equal(response.headers.get("x-nexus-upstream"), "mock");
+    await dev.waitForLine(/^\[gateway\] .*"msg":"request"/);
+    assert.ok(dev.stdout.some((line) => line.startsWith("[worker] ")), dev.output());
+    dev.kill("SIGTERM");
+    assert.equal((await dev.exited).code, 0);
+    assert.ok(await refusesConnections(gatewayPort));
+    assert.ok(await refusesConnections(workerPort));
+  } finally {
+    await dev.stop();
+  }
+});

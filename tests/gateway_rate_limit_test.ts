@@ -1,0 +1,130 @@
+/** Per-key rate limits: in memory, shared across gateway replicas through Redis, and with Redis going away. */
+import assert from "node:assert/strict";
+import { assertOpenAI } from "./support/openai_schema.ts";
+import { startGateway, startRedis, startWorker } from "./support/process.ts";
+import { scrape } from "./support/prometheus.ts";
+
+const KEY = "sk-test-limits-24680";
+const FAST_WORKER = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "2" };
+
+/** Gateway environment in front of one worker, with a given budget. */
+function limitedEnv(workerUrl: string, extra: Record<string, string>): Record<string, string> {
+  return { GATEWAY_UPSTREAMS: `mock=${workerUrl}`, GATEWAY_DEFAULT_UPSTREAM: "mock", GATEWAY_API_KEYS: KEY, ...extra };
+}
+
+function ask(gatewayUrl: string, key = KEY): Promise<Response> {
+  return fetch(`${gatewayUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": key },
+    body: JSON.stringify({ model: "mock-worker", messages: [{ role: "user", content: "hi" }] }),
+  });
+}
+
+async function statusOf(gatewayUrl: string): Promise<{ status: number; headers: Headers; body: unknown }> {
+  const response = await ask(gatewayUrl);
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+Deno.test("the in-memory limiter admits the per-key budget, then answers 429 with Retry-After and x-ratelimit-*", async () => {
+  await using worker = await startWorker(FAST_WORKER);
+  await using gateway = await startGateway(
+    limitedEnv(worker.url, { GATEWAY_API_KEYS: `${KEY},sk-second-key`, GATEWAY_RATE_LIMIT_RPM: "3" }),
+  );
+  for (const remaining of ["2", "1", "0"]) {
+    const answer = await statusOf(gateway.url);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get("x-ratelimit-limit-requests"), "3");
+    assert.equal(answer.headers.get("x-ratelimit-remaining-requests"), remaining);
+    assert.match(answer.headers.get("x-ratelimit-reset-requests") ?? "", /^[\d.m]+s$/);
+  }
+  const refused = await statusOf(gateway.url);
+  assert.equal(refused.status, 429);
+  assertOpenAI("ErrorResponse", refused.body);
+  assert.equal((refused.body as { error: { code: string } }).error.code, "rate_limit_exceeded");
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  assert.equal(refused.headers.get("x-ratelimit-remaining-requests"), "0");
+  assert.equal(refused.headers.get("x-ratelimit-limit-requests"), "3");
+  const other = await ask(gateway.url, "sk-second-key");
+  await other.body?.cancel();
+  assert.equal(other.status, 200, "each key has its own budget");
+  assert.equal(await scrape(gateway.url, "nexus_rate_limited_total", { key: "key1" }), 1);
+});
+
+Deno.test("two gateway processes sharing one Redis admit exactly the budget between them", async () => {
+  await using redis = await startRedis();
+  await using worker = await startWorker(FAST_WORKER);
+  const env = limitedEnv(worker.url, { GATEWAY_RATE_LIMIT_RPM: "5", REDIS_URL: redis.url });
+  await using a = await startGateway(env);
+  await using b = await startGateway(env);
+  const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => statusOf(i % 2 ? a.url : b.url)));
+  const statuses = answers.map((x) => x.status);
+  assert.equal(statuses.filter((s) => s === 200).length, 5, String(statuses));
+  assert.equal(statuses.filter((s) => s === 429).length, 11, String(statuses));
+});
+
+/** Sends requests until one carries x-ratelimit headers again (the limiter answers once more). */
+async function untilLimiterAnswers(gatewayUrl: string): Promise<{ status: number; headers: Headers }> {
+  for (let i = 0; i < 400; i++) {
+    const answer = await statusOf(gatewayUrl);
+    if (answer.headers.has("x-ratelimit-remaining-requests")) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the limiter never answered again after Redis came back");
+}
+
+async function waitReady(gatewayUrl: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const response = await fetch(`${gatewayUrl}/ready`);
+    await response.body?.cancel();
+    if (response.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${gatewayUrl} never became ready again`);
+}
+
+Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-closed answers 503; both recover", async (t) => {
+  const redis = await startRedis();
+  try {
+    await using worker = await startWorker(FAST_WORKER);
+    const env = limitedEnv(worker.url, {
+      GATEWAY_RATE_LIMIT_RPM: "3",
+      REDIS_URL: redis.url,
+      GATEWAY_REDIS_TIMEOUT_MS: "200",
+    });
+    await using open = await startGateway(env);
+    await using closed = await startGateway({ ...env, GATEWAY_RATE_LIMIT_FAIL: "closed" });
+    await untilLimiterAnswers(closed.url); // both are connected
+    await untilLimiterAnswers(open.url);
+
+    await redis.kill();
+
+    await t.step("fail open: requests are served while Redis is down, errors are counted and logged", async () => {
+      for (let i = 0; i < 5; i++) assert.equal((await statusOf(open.url)).status, 200);
+      assert.ok(await scrape(open.url, "nexus_redis_errors_total") >= 1);
+      assert.equal((await fetch(`${open.url}/ready`)).status, 200);
+      await open.child.waitForLine(/redis rate limiter failed/);
+    });
+
+    await t.step("fail closed: requests get 503 while Redis is down and /ready fails", async () => {
+      const answer = await statusOf(closed.url);
+      assert.equal(answer.status, 503);
+      assertOpenAI("ErrorResponse", answer.body);
+      assert.equal((answer.body as { error: { code: string } }).error.code, "rate_limiter_unavailable");
+      assert.equal((await fetch(`${closed.url}/ready`)).status, 503);
+    });
+
+    await t.step("Redis back on the same port: limiting works again without a restart", async () => {
+      await using _again = await startRedis({ port: redis.port });
+      const first = await untilLimiterAnswers(open.url);
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get("x-ratelimit-remaining-requests"), "2");
+      assert.equal((await statusOf(open.url)).status, 200);
+      assert.equal((await statusOf(open.url)).status, 200);
+      assert.equal((await statusOf(open.url)).status, 429);
+      await waitReady(closed.url);
+      assert.equal((await statusOf(closed.url)).status, 429, "closed shares the same budget, now used up");
+    });
+  } finally {
+    await redis.stop();
+  }
+});

@@ -1,0 +1,202 @@
+/**
+ * One completion's timeline, streamed or not: wait for a slot (WORKER_MAX_NUM_SEQS), wait the time to first token,
+ * then one token every WORKER_TOKEN_DELAY_MS. A client that goes away stops it and counts as finished_reason="abort".
+ */
+
+import type { WorkerConfig } from "./config.ts";
+import { type CompletionFinish, CompletionFormat, type Usage } from "./completion_format.ts";
+import type { CompletionRequest } from "./completion_request.ts";
+import type { FinishReason, WorkerMetrics } from "./metrics.ts";
+import { Scheduler } from "./scheduler.ts";
+import { answerTokens } from "./text.ts";
+
+const encoder = new TextEncoder();
+const JSON_HEADERS = { "content-type": "application/json" };
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+
+/** The tokens of an answer and why it ends: WORKER_MAX_TOKENS tokens ("stop"), fewer if the request caps it ("length"). */
+export function planAnswer(
+  request: CompletionRequest,
+  maxTokens: number,
+): { tokens: string[]; finish: CompletionFinish } {
+  const cut = request.maxTokens !== undefined && request.maxTokens < maxTokens;
+  return {
+    tokens: answerTokens(request.prompt, cut ? request.maxTokens! : maxTokens),
+    finish: cut ? "length" : "stop",
+  };
+}
+
+/** Resolves after `ms`, or as soon as the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The answer to a client that has gone away: nobody reads it. */
+function clientGone(): Response {
+  return new Response(null, { status: 499 });
+}
+
+function usageOf(request: CompletionRequest, generated: number): Usage {
+  const prompt = request.promptTokens;
+  return { prompt_tokens: prompt, completion_tokens: generated, total_tokens: prompt + generated };
+}
+
+/** How one request ended, for the metrics. */
+interface Outcome {
+  reason: FinishReason;
+  /** Prompt tokens processed (0 when it never got a slot). */
+  prompt: number;
+  generated: number;
+  startedAt: number;
+}
+
+/** Generates answers for the worker: admission, pacing, SSE or JSON, and the vLLM metrics of each request. */
+export class Completions {
+  readonly #config: WorkerConfig;
+  readonly #metrics: WorkerMetrics;
+  readonly #scheduler: Scheduler;
+
+  constructor(config: WorkerConfig, metrics: WorkerMetrics) {
+    this.#config = config;
+    this.#metrics = metrics;
+    this.#scheduler = new Scheduler(config.maxNumSeqs, metrics);
+  }
+
+  /** Answers a checked request, as SSE when it asked for a stream; `signal` aborts when the client goes away. */
+  respond(request: CompletionRequest, signal: AbortSignal): Response | Promise<Response> {
+    return request.stream ? this.#streamed(request, signal) : this.#whole(request, signal);
+  }
+
+  #record(outcome: Outcome): void {
+    this.#metrics.finished(outcome.reason);
+    this.#metrics.tokens(outcome.prompt, outcome.generated);
+    if (outcome.reason !== "abort") this.#metrics.requestLatency((performance.now() - outcome.startedAt) / 1000);
+  }
+
+  async #whole(request: CompletionRequest, signal: AbortSignal): Promise<Response> {
+    const startedAt = performance.now();
+    if (!this.#scheduler.tryAcquire() && !(await this.#scheduler.acquire(signal))) {
+      this.#record({ reason: "abort", prompt: 0, generated: 0, startedAt });
+      return clientGone();
+    }
+    const { ttftMs, tokenDelayMs, maxTokens } = this.#config;
+    try {
+      const { tokens, finish } = planAnswer(request, maxTokens);
+      if (ttftMs > 0) await sleep(ttftMs, signal);
+      if (signal.aborted) {
+        this.#record({ reason: "abort", prompt: request.promptTokens, generated: 0, startedAt });
+        return clientGone();
+      }
+      const firstTokenAt = performance.now();
+      this.#metrics.timeToFirstToken((firstTokenAt - startedAt) / 1000);
+      const rest = tokenDelayMs * (tokens.length - 1);
+      if (rest > 0) await sleep(rest, signal);
+      if (signal.aborted) {
+        const generated = Math.min(tokens.length, 1 + Math.floor((performance.now() - firstTokenAt) / tokenDelayMs));
+        this.#record({ reason: "abort", prompt: request.promptTokens, generated, startedAt });
+        return clientGone();
+      }
+      this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
+      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: false });
+      const body = format.body(tokens.join(""), finish, usageOf(request, tokens.length));
+      return new Response(body, { headers: JSON_HEADERS });
+    } finally {
+      this.#scheduler.release();
+    }
+  }
+
+  #streamed(request: CompletionRequest, signal: AbortSignal): Response {
+    if (this.#config.ttftMs === 0 && this.#config.tokenDelayMs === 0 && this.#scheduler.tryAcquire()) {
+      return new Response(this.#instantStream(request), { headers: SSE_HEADERS });
+    }
+    const stop = new AbortController();
+    const onClientGone = () => stop.abort();
+    signal.addEventListener("abort", onClientGone, { once: true });
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#produce(request, { controller, stop })
+          .catch((error) => controller.error(error))
+          .finally(() => signal.removeEventListener("abort", onClientGone));
+      },
+      cancel: () => stop.abort(),
+    });
+    return new Response(body, { headers: SSE_HEADERS });
+  }
+
+  /** The whole SSE body at once, when nothing is to be waited for; the caller holds a slot, this gives it back. */
+  #instantStream(request: CompletionRequest): string {
+    const startedAt = performance.now();
+    try {
+      const { tokens, finish } = planAnswer(request, this.#config.maxTokens);
+      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+      this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
+      let body = "";
+      for (let i = 0; i < tokens.length; i++) body += format.tokenEvent(tokens[i], i === 0);
+      body += format.streamEnd(finish, request.includeUsage ? usageOf(request, tokens.length) : undefined);
+      this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
+      return body;
+    } finally {
+      this.#scheduler.release();
+    }
+  }
+
+  /** Writes the SSE events of one answer; text written without a wait in between goes out as one encoded chunk. */
+  async #produce(
+    request: CompletionRequest,
+    { controller, stop }: { controller: ReadableStreamDefaultController<Uint8Array>; stop: AbortController },
+  ): Promise<void> {
+    const { ttftMs, tokenDelayMs, maxTokens } = this.#config;
+    const startedAt = performance.now();
+    let pending = "";
+    const flush = () => {
+      if (pending === "" || stop.signal.aborted) return;
+      try {
+        controller.enqueue(encoder.encode(pending));
+      } catch {
+        stop.abort(); // the stream was cancelled under us
+      }
+      pending = "";
+    };
+
+    const admitted = this.#scheduler.tryAcquire() || await this.#scheduler.acquire(stop.signal);
+    let reason: FinishReason = "abort";
+    let generated = 0;
+    if (admitted) {
+      try {
+        const { tokens, finish } = planAnswer(request, maxTokens);
+        const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+        if (ttftMs > 0) await sleep(ttftMs, stop.signal);
+        if (!stop.signal.aborted) this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
+        for (let i = 0; i < tokens.length && !stop.signal.aborted; i++) {
+          if (i > 0 && tokenDelayMs > 0) {
+            flush();
+            await sleep(tokenDelayMs, stop.signal);
+            if (stop.signal.aborted) break;
+          }
+          pending += format.tokenEvent(tokens[i], i === 0);
+          generated++;
+        }
+        if (!stop.signal.aborted) {
+          pending += format.streamEnd(finish, request.includeUsage ? usageOf(request, generated) : undefined);
+          flush();
+        }
+        if (!stop.signal.aborted) reason = finish;
+      } finally {
+        this.#scheduler.release();
+      }
+    }
+    this.#record({ reason, prompt: admitted ? request.promptTokens : 0, generated, startedAt });
+    try {
+      controller.close();
+    } catch { /* already cancelled by the client */ }
+  }
+}
