@@ -6,23 +6,13 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../gateway/config.ts";
 import { parseConfig, variables as workerVariables } from "../worker/config.ts";
-import {
-  type Manifest,
-  named,
-  ofKind,
-  podSpec,
-  presetFiles,
-  type RenderCase,
-  rendered,
-  scenarioFiles,
-} from "./support/chart.ts";
+import { everyFileCase, type Manifest, named, ofKind, podSpec, type RenderCase, rendered } from "./support/chart.ts";
 
 /** Variables Kubernetes or the images set for their own use, not the gateway's or worker's settings. */
 const PLATFORM_VARIABLES = new Set(["HOME", "HF_HOME", "MODEL_ID"]);
 
 const cases: RenderCase[] = [
-  {},
-  ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] })),
+  ...everyFileCase,
   {
     values: {
       workers: { vllm: { backend: "vllm", model: "m" }, llama: { backend: "kserve", model: "x/y" } },

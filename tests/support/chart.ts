@@ -114,3 +114,14 @@ export function named(objects: Manifest[], kind: string, name: string): Manifest
   if (!found) throw new Error(`${kind}/${name} is not rendered`);
   return found;
 }
+
+/** The chart's defaults, every preset and every ct scenario. */
+export const everyFileCase: RenderCase[] = [{}, ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] }))];
+
+/** Workloads of a rendering (Deployments, Pods, InferenceServices) with their pod specs. */
+export function workloads(objects: Manifest[]): Array<{ obj: Manifest; spec: Manifest }> {
+  return objects.flatMap((obj) => {
+    const spec = podSpec(obj);
+    return spec ? [{ obj, spec }] : [];
+  });
+}
