@@ -121,6 +121,12 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     const requests = lines.map((l) => JSON.parse(l)).filter((e) => e.msg === "request");
     assert.ok(requests.length >= 7);
     for (const entry of requests) assert.ok(entry.request_id, JSON.stringify(entry));
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      assert.equal(entry.service, "gateway", line);
+      assert.ok(!Number.isNaN(Date.parse(entry.time)) && entry.level && entry.msg, line);
+    }
+    assert.equal(requests.filter((e) => e.request_id === "trace-abc.123").length, 1, "one line per request");
     assert.ok(!gateway.child.output().includes(KEY));
   });
 });

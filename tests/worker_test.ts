@@ -325,6 +325,7 @@ Deno.test("WORKER_LOG_REQUESTS logs each request's X-Request-ID and which auth h
     { msg: entry.msg, method: entry.method, path: entry.path, status: entry.status, auth: entry.auth_headers },
     { msg: "request", method: "GET", path: "/v1/models", status: 200, auth: ["authorization"] },
   );
+  assert.deepEqual([entry.service, entry.level, Number.isNaN(Date.parse(entry.time))], ["worker", "info", false]);
   assert.ok(!worker.child.output().includes("secret-value"));
 });
 
