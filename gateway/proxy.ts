@@ -40,16 +40,18 @@ export interface ProxyOutcome {
   error?: string;
 }
 
-/** Hooks the proxy calls for metrics. */
+/** Hooks the proxy calls for metrics and logs. */
 export interface ProxyHooks {
-  /** An attempt on `upstream` failed. */
-  onUpstreamError(upstream: string, kind: FailureKind): void;
+  /** An attempt on `upstream` failed; `detail` says how (status or error text). */
+  onUpstreamError(upstream: string, failure: { kind: FailureKind; requestId: string; detail: string }): void;
   /** The request is retried on `upstream`. */
-  onRetry(upstream: string): void;
+  onRetry(upstream: string, ctx: { requestId: string }): void;
 }
 
 /** One request to forward. */
 export interface ProxyRequest {
+  /** The request id, for the hooks' log lines. */
+  requestId: string;
   /** Which endpoint: chat completions or completions. */
   endpoint: "chat" | "completions";
   /** The client's body, forwarded byte for byte. */
@@ -118,7 +120,7 @@ export class Proxy {
     let attempt = 0;
     for (const name of req.order) {
       if (attempt > 0) {
-        o.hooks.onRetry(name);
+        o.hooks.onRetry(name, { requestId: req.requestId });
         await last?.response?.body?.cancel().catch(() => {});
       }
       attempt++;
@@ -134,7 +136,11 @@ export class Proxy {
           return this.#respond(req, { response, upstream: name, attempts: attempt, finish });
         }
         o.health.failure(name);
-        o.hooks.onUpstreamError(name, "status");
+        o.hooks.onUpstreamError(name, {
+          kind: "status",
+          requestId: req.requestId,
+          detail: `status ${response.status}`,
+        });
       } catch (error) {
         deadline.firstByteAt = Infinity;
         last = { upstream: name, error };
@@ -144,7 +150,7 @@ export class Proxy {
           break;
         }
         o.health.failure(name);
-        o.hooks.onUpstreamError(name, "connect");
+        o.hooks.onUpstreamError(name, { kind: "connect", requestId: req.requestId, detail: errorText(error) });
       }
     }
     finish();
@@ -182,15 +188,18 @@ export class Proxy {
       );
     }
     if (reason instanceof Timeout) {
-      this.#o.hooks.onUpstreamError(last!.upstream, "timeout");
+      this.#o.hooks.onUpstreamError(last!.upstream, {
+        kind: "timeout",
+        requestId: req.requestId,
+        detail: reason.message,
+      });
       req.onDone(outcome(504, reason.message));
       const error = new HttpError(504, `Upstream "${last!.upstream}" did not answer in time (${reason.message}).`, {
         code: "upstream_timeout",
       });
       return errorResponse(error, withUpstream(req.responseHeaders, last!.upstream));
     }
-    const message = last?.error instanceof Error ? last.error.message : String(last?.error);
-    req.onDone(outcome(502, message));
+    req.onDone(outcome(502, errorText(last?.error)));
     const error = new HttpError(502, `Upstream "${last?.upstream}" is unreachable.`, { code: "upstream_unavailable" });
     return errorResponse(error, last ? withUpstream(req.responseHeaders, last.upstream) : req.responseHeaders);
   }
@@ -256,6 +265,10 @@ export class Proxy {
     req.onDone({ ...outcome, ...usage });
     return new Response(bytes, { status: response.status, headers });
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function withUpstream(headers: Headers, upstream: string): Headers {

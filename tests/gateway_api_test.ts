@@ -148,6 +148,7 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   while (!received.includes('"content":"')) received += (await reader.read()).value ?? "";
   // The first token is here; the worker must still be generating the rest.
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 1);
+  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 1, "a stream in flight counts");
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -155,4 +156,5 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   }
   assert.ok(received.trimEnd().endsWith("data: [DONE]"));
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 0);
+  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 0);
 });

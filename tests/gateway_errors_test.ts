@@ -92,11 +92,26 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(await post("/v1/chat/completions", { body }), { status: 404, code: "model_not_found" });
   });
 
-  await t.step("unknown paths get 404 and wrong methods 405, both OpenAI-shaped", async () => {
+  await t.step("unknown paths get 404 and wrong methods 405 with Allow, both OpenAI-shaped", async () => {
     await expectError(await fetch(`${gateway.url}/v1/embeddings`, { headers: { "x-api-key": KEY } }), { status: 404 });
-    await expectError(await fetch(`${gateway.url}/v1/chat/completions`, { headers: { "x-api-key": KEY } }), {
-      status: 405,
-    });
+    const wrong: Array<[string, string, string]> = [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["PUT", "/v1/completions", "POST"],
+      ["POST", "/v1/models", "GET, HEAD"],
+      ["POST", "/health", "GET, HEAD"],
+      ["DELETE", "/ready", "GET, HEAD"],
+      ["POST", "/metrics", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of wrong) {
+      const response = await fetch(`${gateway.url}${path}`, { method, headers: { "x-api-key": KEY } });
+      assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
+      await expectError(response, { status: 405, code: "method_not_allowed" });
+    }
+    for (const path of ["/health", "/ready"]) {
+      const head = await fetch(`${gateway.url}${path}`, { method: "HEAD" });
+      await head.body?.cancel();
+      assert.equal(head.status, 200, `HEAD ${path}`);
+    }
   });
 
   await t.step("a key from GATEWAY_API_KEYS_FILE may use only its allowed models", async () => {

@@ -70,18 +70,26 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
   });
 });
 
-Deno.test("SIGTERM: new connections are refused, the stream in flight completes, exit code 0", async () => {
-  await using worker = await startWorker({
-    WORKER_TOKEN_DELAY_MS: "100",
-    WORKER_MAX_TOKENS: "20",
+/** A gateway in front of a paced worker with one stream open (its first chunk read); disposing stops both. */
+async function streamInFlight(options: { tokens: number; tokenDelayMs: number; drainGraceSeconds: number }) {
+  const worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: String(options.tokenDelayMs),
+    WORKER_MAX_TOKENS: String(options.tokens),
     WORKER_TTFT_MS: "0",
   });
   const gateway = await startGateway({
     GATEWAY_UPSTREAMS: `mock=${worker.url}`,
     GATEWAY_DEFAULT_UPSTREAM: "mock",
     GATEWAY_API_KEYS: KEY,
-    GATEWAY_DRAIN_GRACE_SECONDS: "30",
+    GATEWAY_DRAIN_GRACE_SECONDS: String(options.drainGraceSeconds),
+  }).catch(async (error) => {
+    await worker.stop();
+    throw error;
   });
+  const stop = async () => {
+    await gateway.stop();
+    await worker.stop();
+  };
   try {
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: "POST",
@@ -89,22 +97,48 @@ Deno.test("SIGTERM: new connections are refused, the stream in flight completes,
       body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
     });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = (await reader.read()).value ?? "";
-    gateway.child.kill("SIGTERM");
-    await eventually(() => refusesConnections(gateway.port), "new connections are refused while draining");
-    assert.equal(gateway.child.done, false, "still running while the stream is in flight");
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
-    const status = await gateway.child.exited;
-    assert.equal(status.code, 0);
-    assert.ok(gateway.child.output().includes("drained, exiting"));
-  } finally {
-    await gateway.stop();
+    const first = (await reader.read()).value ?? "";
+    /** The rest of the stream until it ends or the connection is cut. */
+    const rest = async () => {
+      let text = "";
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return text;
+          text += value;
+        }
+      } catch {
+        return text;
+      }
+    };
+    return { gateway, first, rest, [Symbol.asyncDispose]: stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
+}
+
+Deno.test("SIGTERM: new connections are refused, the stream in flight completes, exit code 0", async () => {
+  await using flight = await streamInFlight({ tokens: 20, tokenDelayMs: 100, drainGraceSeconds: 30 });
+  const { gateway } = flight;
+  gateway.child.kill("SIGTERM");
+  await eventually(() => refusesConnections(gateway.port), "new connections are refused while draining");
+  assert.equal(gateway.child.done, false, "still running while the stream is in flight");
+  const text = flight.first + await flight.rest();
+  assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
+  const status = await gateway.child.exited;
+  assert.equal(status.code, 0);
+  assert.ok(gateway.child.output().includes("drained, exiting"));
+});
+
+Deno.test("SIGTERM: a stream longer than GATEWAY_DRAIN_GRACE_SECONDS is cut off and the gateway still exits 0", async () => {
+  await using flight = await streamInFlight({ tokens: 500, tokenDelayMs: 200, drainGraceSeconds: 1 });
+  const { gateway } = flight;
+  gateway.child.kill("SIGTERM");
+  const status = await gateway.child.exited;
+  assert.equal(status.code, 0);
+  assert.ok(gateway.child.output().includes("grace period over, exiting"), gateway.child.output());
+  assert.ok(!(await flight.rest()).includes("[DONE]"), "the stream did not get to finish");
 });
 
 Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts)", async () => {
