@@ -14,7 +14,7 @@ import { UpstreamHealth } from "./upstream_health.ts";
 const decoder = new TextDecoder();
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
- * The only client headers sent upstream besides Content-Type and the request id. Credentials never are; an allow list
+ * The only client headers sent upstream besides the request id (Content-Type is always JSON). Credentials never are; an allow list
  * is also much cheaper than copying and filtering every header.
  */
 const FORWARDED_HEADERS = ["accept", "user-agent", "traceparent", "tracestate"];
@@ -200,7 +200,7 @@ export class Gateway {
 
     const upstreamHeaders: Array<[string, string]> = [
       ["x-request-id", info.requestId],
-      ["content-type", request.headers.get("content-type") ?? "application/json"],
+      ["content-type", "application/json"], // the body parsed as JSON, whatever the client declared (curl -d: a form)
     ];
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers.get(name);

@@ -141,7 +141,7 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
   await Deno.remove(keysFile);
 });
 
-Deno.test("the client's key is never sent upstream; the request id is", async () => {
+Deno.test("the client's key is never sent upstream; the request id and a JSON Content-Type are", async () => {
   const seen: Headers[] = [];
   const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     seen.push(request.headers);
@@ -168,6 +168,7 @@ Deno.test("the client's key is never sent upstream; the request id is", async ()
       assert.equal(headers.get("authorization"), null);
       assert.equal(headers.get("x-api-key"), null);
       assert.equal(headers.get("x-request-id"), "rid-1");
+      assert.equal(headers.get("content-type"), "application/json", "the client sent text/plain");
       for (const [, value] of headers) assert.ok(!value.includes(KEY));
     }
   } finally {

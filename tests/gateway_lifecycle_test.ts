@@ -1,6 +1,6 @@
 /** Client aborts, SIGTERM draining and the seed's smoke test through `deno task start` (scripts/dev.ts). */
 import assert from "node:assert/strict";
-import { freePort, spawnDeno, startGateway, startWorker, waitForUrl } from "./support/process.ts";
+import { freePort, spawnDeno, startGateway, startWorker } from "./support/process.ts";
 import { scrape } from "./support/prometheus.ts";
 
 const KEY = "sk-test-lifecycle-112233";
@@ -149,7 +149,7 @@ Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts
   });
   try {
     const url = `http://127.0.0.1:${gatewayPort}`;
-    await waitForUrl(`${url}/health`, { child: dev });
+    await dev.waitForLine(/^\[dev\] gateway on /); // printed once the worker and the gateway both answer
     // curl -X POST http://localhost:8000/v1/chat/completions -H "X-API-Key: dev-key" \
     //   -H "Content-Type: application/json" -d '{"model":"mock-worker","messages":[{"role":"user","content":"hello"}]}'
     const response = await fetch(`${url}/v1/chat/completions`, {
