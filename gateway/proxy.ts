@@ -1,6 +1,6 @@
 /** Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts. */
 import type { Upstream } from "./config.ts";
-import { errorResponse, HttpError } from "./errors.ts";
+import { errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
 import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
 import type { UpstreamHealth } from "./upstream_health.ts";
 
@@ -154,7 +154,7 @@ export class Proxy {
       }
     }
     finish();
-    return this.#fail(req, { last, attempts: attempt, controller });
+    return await this.#fail(req, { last, attempts: attempt, controller });
   }
 
   #fail(
@@ -164,7 +164,7 @@ export class Proxy {
       attempts: number;
       controller: AbortController;
     },
-  ): Response {
+  ): Response | Promise<Response> {
     const { last, attempts, controller } = ctx;
     const outcome = (status: number, error: string | undefined, aborted = false): ProxyOutcome => ({
       status,
@@ -174,10 +174,8 @@ export class Proxy {
       error,
     });
     if (last?.response) {
-      // Every attempt answered 5xx: the client gets the last upstream's answer as it is.
-      const headers = passHeaders(last.response.headers, req.responseHeaders, last.upstream);
-      req.onDone(outcome(last.response.status, `upstream status ${last.response.status}`));
-      return new Response(last.response.body, { status: last.response.status, headers });
+      // Every attempt answered 5xx: the client gets the last upstream's answer, in OpenAI's shape.
+      return this.#respondError(req, { response: last.response, upstream: last.upstream, attempts, finish: () => {} });
     }
     const reason = controller.signal.reason;
     if (req.clientSignal.aborted) {
@@ -210,6 +208,7 @@ export class Proxy {
   ): Response | Promise<Response> {
     const { response, upstream, attempts, finish } = ctx;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
+    if (response.status >= 400) return this.#respondError(req, { response, upstream, attempts, finish });
     const source = response.body;
     if (source === null) {
       finish();
@@ -233,6 +232,21 @@ export class Proxy {
       },
     });
     return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Passes an upstream's error answer on with its status, its body made OpenAI-shaped when it is not. */
+  async #respondError(
+    req: ProxyRequest,
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void },
+  ): Promise<Response> {
+    const { response, upstream, attempts, finish } = ctx;
+    const status = response.status;
+    const headers = passHeaders(response.headers, req.responseHeaders, upstream);
+    headers.set("content-type", "application/json");
+    const bytes = await response.bytes().catch(() => new Uint8Array(0));
+    finish();
+    req.onDone({ status, upstream, attempts, aborted: false, error: `upstream status ${status}` });
+    return new Response(upstreamErrorBody(bytes, { status, upstream }), { status, headers });
   }
 
   /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */

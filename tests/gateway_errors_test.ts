@@ -176,6 +176,54 @@ Deno.test("the client's key is never sent upstream; the request id and a JSON Co
   }
 });
 
+Deno.test("an upstream's error answer keeps its status and reaches the client in OpenAI's shape", async () => {
+  const answers: Record<string, () => Response> = {
+    "proxy-page": () => new Response("<html>no healthy upstream</html>", { status: 503 }),
+    "vllm-flat": () =>
+      Response.json({ object: "error", message: "max_tokens is too large", type: "BadRequestError", code: 400 }, {
+        status: 400,
+      }),
+    "openai-shaped": () =>
+      Response.json({ error: { message: "slow down", type: "server_error", param: null, code: "busy" } }, {
+        status: 500,
+      }),
+  };
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    return answers[(await request.json()).model]();
+  });
+  try {
+    await using gateway = await startGateway({
+      GATEWAY_UPSTREAMS: `odd=http://127.0.0.1:${upstream.addr.port}`,
+      GATEWAY_DEFAULT_UPSTREAM: "odd",
+      GATEWAY_API_KEYS: KEY,
+      GATEWAY_RATE_LIMIT_RPM: "0",
+    });
+    const ask = (model: string, stream: boolean) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "x-api-key": KEY },
+        body: JSON.stringify({ ...chat, model, stream }),
+      });
+    for (const stream of [false, true]) {
+      const page = await ask("proxy-page", stream);
+      assert.equal(page.headers.get("x-nexus-upstream"), "odd");
+      const pageBody = await page.clone().json();
+      await expectError(page, { status: 503, code: "upstream_error" });
+      assert.match(pageBody.error.message, /no healthy upstream/);
+      const flat = await ask("vllm-flat", stream);
+      const flatBody = await flat.clone().json();
+      await expectError(flat, { status: 400, type: "BadRequestError" });
+      assert.equal(flatBody.error.message, "max_tokens is too large");
+      const shaped = await ask("openai-shaped", stream);
+      const shapedBody = await shaped.clone().json();
+      await expectError(shaped, { status: 500, code: "busy" });
+      assert.equal(shapedBody.error.message, "slow down");
+    }
+  } finally {
+    await upstream.shutdown();
+  }
+});
+
 Deno.test("bad startup configuration exits non-zero naming the variable and the bad value", async (t) => {
   const base = {
     GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1;b=http://127.0.0.1:2",
