@@ -1,18 +1,11 @@
 /** Client aborts, SIGTERM draining and the seed's smoke test through `deno task start` (scripts/dev.ts). */
 import assert from "node:assert/strict";
-import { freePort, spawnDeno, startGateway, startWorker } from "./support/process.ts";
+import { freePort, mockGatewayEnv, spawnDeno, startGateway, startWorker } from "./support/process.ts";
 import { scrape } from "./support/prometheus.ts";
+import { eventually } from "./support/eventually.ts";
 
 const KEY = "sk-test-lifecycle-112233";
 const messages = [{ role: "user", content: "hi" }];
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 async function refusesConnections(port: number): Promise<boolean> {
   try {
@@ -30,11 +23,7 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
     WORKER_MAX_TOKENS: "50",
     WORKER_TTFT_MS: "0",
   });
-  await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
-  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY));
   const aborts = () => scrape(worker.url, "vllm:request_success_total", { finished_reason: "abort" });
 
   await t.step("streamed: closing the stream after the first token", async () => {
@@ -49,8 +38,10 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
     const reader = response.body!.getReader();
     await reader.read();
     controller.abort();
-    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
-    await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, "in-flight back to 0");
+    await eventually(async () => await aborts() === before + 1, { what: "the worker counts an abort" });
+    await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, {
+      what: "in-flight back to 0",
+    });
     assert.equal(await scrape(gateway.url, "nexus_requests_total", { status: "499" }), 1);
   });
 
@@ -63,10 +54,12 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
       body: JSON.stringify({ model: "mock-worker", messages }),
       signal: controller.signal,
     }).catch(() => "aborted");
-    await eventually(async () => await scrape(worker.url, "vllm:num_requests_running") === 1, "the worker generates");
+    await eventually(async () => await scrape(worker.url, "vllm:num_requests_running") === 1, {
+      what: "the worker generates",
+    });
     controller.abort();
     assert.equal(await pending, "aborted");
-    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
+    await eventually(async () => await aborts() === before + 1, { what: "the worker counts an abort" });
   });
 });
 
@@ -77,12 +70,9 @@ async function streamInFlight(options: { tokens: number; tokenDelayMs: number; d
     WORKER_MAX_TOKENS: String(options.tokens),
     WORKER_TTFT_MS: "0",
   });
-  const gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
+  const gateway = await startGateway(mockGatewayEnv(worker.url, KEY, {
     GATEWAY_DRAIN_GRACE_SECONDS: String(options.drainGraceSeconds),
-  }).catch(async (error) => {
+  })).catch(async (error) => {
     await worker.stop();
     throw error;
   });
@@ -122,7 +112,7 @@ Deno.test("SIGTERM: new connections are refused, the stream in flight completes,
   await using flight = await streamInFlight({ tokens: 20, tokenDelayMs: 100, drainGraceSeconds: 30 });
   const { gateway } = flight;
   gateway.child.kill("SIGTERM");
-  await eventually(() => refusesConnections(gateway.port), "new connections are refused while draining");
+  await eventually(() => refusesConnections(gateway.port), { what: "new connections are refused while draining" });
   assert.equal(gateway.child.done, false, "still running while the stream is in flight");
   const text = flight.first + await flight.rest();
   assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);

@@ -246,6 +246,15 @@ export function startGateway(env: Record<string, string>): Promise<Service> {
   return startService("gateway/main.ts", { env: { GATEWAY_HOST: "127.0.0.1", ...env }, portVariable: "GATEWAY_PORT" });
 }
 
+/** Gateway environment with one worker as upstream `mock` (also the default upstream) and the given API keys. */
+export function mockGatewayEnv(
+  workerUrl: string,
+  keys: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { GATEWAY_UPSTREAMS: `mock=${workerUrl}`, GATEWAY_DEFAULT_UPSTREAM: "mock", GATEWAY_API_KEYS: keys, ...extra };
+}
+
 /** Runs a Deno entry to completion (for entries expected to exit, e.g. on bad config); returns code and output. */
 export async function runDeno(
   entry: string,
