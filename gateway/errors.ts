@@ -55,7 +55,7 @@ export class HttpError extends Error {
 }
 
 /** The OpenAI-shaped JSON body of an error. */
-export function errorBody(error: HttpError): string {
+function errorBody(error: HttpError): string {
   return JSON.stringify({
     error: { message: error.message, type: error.type, param: error.param, code: error.code },
   });

@@ -122,6 +122,9 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(denied, { status: 403, code: "model_not_allowed" });
     const models = await fetch(`${gateway.url}/v1/models`, { headers: { "x-api-key": "sk-only-m1" } });
     assert.deepEqual((await models.json()).data, []);
+    // Without a default upstream the list is exactly the policies' models.
+    const all = await fetch(`${gateway.url}/v1/models`, { headers: { "x-api-key": KEY } });
+    assert.deepEqual((await all.json()).data.map((m: { id: string }) => m.id), ["mock-worker"]);
   });
 
   await t.step("a key's own rpm from the keys file overrides GATEWAY_RATE_LIMIT_RPM", async () => {
