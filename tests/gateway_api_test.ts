@@ -10,7 +10,12 @@ const KEY = "sk-test-api-0123456789";
 const messages = [{ role: "user" as const, content: "hello" }];
 
 Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) => {
-  await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "2", WORKER_MAX_TOKENS: "6", WORKER_TTFT_MS: "5" });
+  await using worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: "2",
+    WORKER_MAX_TOKENS: "6",
+    WORKER_TTFT_MS: "5",
+    WORKER_LOG_REQUESTS: "true",
+  });
   await using gateway = await startGateway(mockGatewayEnv(worker.url, `other-key,${KEY}`, {
     GATEWAY_ROUTE_POLICIES: JSON.stringify({ "canary-model": { strategy: "fallback", upstreams: ["mock"] } }),
   }));
@@ -71,7 +76,7 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     assert.deepEqual(page.data.map((m) => m.id).sort(), ids);
   });
 
-  await t.step("an incoming X-Request-ID is honoured and returned", async () => {
+  await t.step("an incoming X-Request-ID is honoured, returned and reaches the worker without the key", async () => {
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "x-api-key": KEY, "x-request-id": "trace-abc.123" },
@@ -84,6 +89,20 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     assert.equal(entry.status, 200);
     assert.equal(entry.model, "mock-worker");
     assert.equal(entry.upstream, "mock");
+    const seen = JSON.parse(await worker.child.waitForLine((l) => l.includes('"request_id":"trace-abc.123"')));
+    assert.deepEqual([seen.path, seen.auth_headers], ["/v1/chat/completions", []]);
+  });
+
+  await t.step("an X-Request-ID that is not 1-128 safe characters is replaced by a new id", async () => {
+    for (const incoming of ["has spaces", "x".repeat(129), 'quote"d']) {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "x-api-key": KEY, "x-request-id": incoming },
+        body: JSON.stringify({ model: "mock-worker", messages }),
+      });
+      await response.body?.cancel();
+      assert.match(response.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, incoming);
+    }
   });
 
   await t.step("/health and /ready answer 200, /metrics exposes nexus_* metrics with tokens from usage", async () => {

@@ -8,9 +8,10 @@ import { scrape } from "./support/prometheus.ts";
 const KEY = "sk-test-limits-24680";
 const FAST_WORKER = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "2" };
 
-function ask(gatewayUrl: string, key = KEY): Promise<Response> {
+function ask(gatewayUrl: string, key = KEY, init: { signal?: AbortSignal } = {}): Promise<Response> {
   return fetch(`${gatewayUrl}/v1/chat/completions`, {
     method: "POST",
+    signal: init.signal,
     headers: { "x-api-key": key },
     body: JSON.stringify({ model: "mock-worker", messages: [{ role: "user", content: "hi" }] }),
   });
@@ -120,5 +121,31 @@ Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-clos
     });
   } finally {
     await redis.stop();
+  }
+});
+
+Deno.test("a Redis that stops answering (SIGSTOP) costs a request at most GATEWAY_REDIS_TIMEOUT_MS, never a stall", async () => {
+  await using redis = await startRedis();
+  await using worker = await startWorker(FAST_WORKER);
+  await using gateway = await startGateway(
+    mockGatewayEnv(worker.url, KEY, {
+      GATEWAY_RATE_LIMIT_RPM: "100",
+      REDIS_URL: redis.url,
+      GATEWAY_REDIS_TIMEOUT_MS: "200",
+    }),
+  );
+  await untilLimiterAnswers(gateway.url);
+  redis.child.kill("SIGSTOP"); // the connection stays open, but nothing answers
+  try {
+    for (let i = 0; i < 3; i++) {
+      // The bound only turns a stall into a failure; the limiter's own timeout is far shorter.
+      const response = await ask(gateway.url, KEY, { signal: AbortSignal.timeout(20_000) });
+      await response.body?.cancel();
+      assert.equal(response.status, 200, "fail open: served without a limiter answer");
+      assert.equal(response.headers.get("x-ratelimit-remaining-requests"), null);
+    }
+    assert.ok(await scrape(gateway.url, "nexus_redis_errors_total") >= 3);
+  } finally {
+    redis.child.kill("SIGCONT");
   }
 });
