@@ -64,6 +64,12 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
       chunks++;
     }
     assert.ok(chunks > 1);
+    const raw = await fetch(`${gateway.url}/v1/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY },
+      body: JSON.stringify({ model: "mock-worker", prompt: "once upon", stream: true }),
+    });
+    assert.equal((await sseData(raw)).at(-1), "[DONE]");
   });
 
   await t.step("/v1/models lists the policy models and the default upstream's models", async () => {
