@@ -1,7 +1,9 @@
 /** Auth, bad input and bad configuration: OpenAI-shaped errors with the right status, and clean startup failures. */
 import assert from "node:assert/strict";
 import { assertOpenAI } from "./support/openai_schema.ts";
-import { runDeno, startGateway, startWorker } from "./support/process.ts";
+import { eventually } from "./support/eventually.ts";
+import { mockGatewayEnv, runDeno, startGateway, startWorker } from "./support/process.ts";
+import { scrape } from "./support/prometheus.ts";
 
 const KEY = "sk-test-errors-9876543210";
 const chat = { model: "mock-worker", messages: [{ role: "user", content: "hi" }] };
@@ -279,4 +281,29 @@ Deno.test("an upstream slower than GATEWAY_FIRST_BYTE_TIMEOUT_MS gets 504 upstre
   await expectError(response, { status: 504, code: "upstream_timeout" });
   const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
   assert.match(metrics, /nexus_upstream_errors_total\{upstream="slow",kind="timeout"\} 1/);
+});
+
+Deno.test("a stream longer than GATEWAY_REQUEST_TIMEOUT_MS is cut and the upstream request aborted", async () => {
+  await using worker = await startWorker({
+    WORKER_TTFT_MS: "0",
+    WORKER_TOKEN_DELAY_MS: "200",
+    WORKER_MAX_TOKENS: "500",
+  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY, { GATEWAY_REQUEST_TIMEOUT_MS: "1000" }));
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": KEY, "x-request-id": "too-long-1" },
+    body: JSON.stringify({ ...chat, stream: true }),
+  });
+  assert.equal(response.status, 200);
+  const text = await response.text().catch(() => "cut");
+  assert.ok(!text.includes("[DONE]"), "the stream did not finish");
+  const line = await gateway.child.waitForLine((l) => l.includes('"request_id":"too-long-1"'));
+  assert.equal(JSON.parse(line).error, "request timeout");
+  await eventually(
+    async () => await scrape(worker.url, "vllm:request_success_total", { finished_reason: "abort" }) === 1,
+    {
+      what: "the worker counts the abort",
+    },
+  );
 });
