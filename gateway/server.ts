@@ -153,9 +153,9 @@ export class Gateway {
       ? ctx.error
       : new HttpError(500, "Internal gateway error.", { code: "internal_error", cause: ctx.error });
     const status = httpError.status;
-    if (info.model !== undefined) {
-      this.metrics.requests.labels(this.metrics.modelLabel(info.model), "", String(status)).inc();
-    }
+    // Refused before the body was read (401, 404, 405, 413): counted with an empty model.
+    const model = info.model === undefined ? "" : this.metrics.modelLabel(info.model);
+    this.metrics.requests.labels(model, "", String(status)).inc();
     this.#logRequest(info, { status, error: httpError.message }, status >= 500 ? "error" : "info");
     if (status === 500) log("error", "unexpected error", { request_id: info.requestId, error: String(ctx.error) });
     return errorResponse(httpError, ctx.headers);

@@ -58,6 +58,11 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(await fetch(`${gateway.url}/v1/models`), { status: 401 });
     const empty = await post("/v1/chat/completions", { body: JSON.stringify(chat), headers: { "x-api-key": "" } });
     await expectError(empty, { status: 401 });
+    assert.equal(
+      await scrape(gateway.url, "nexus_requests_total", { model: "", status: "401" }),
+      7,
+      "401s are counted",
+    );
   });
 
   await t.step("malformed JSON, a missing model and missing messages or prompt get 400", async () => {
