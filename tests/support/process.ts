@@ -283,17 +283,25 @@ export interface RedisServer extends AsyncDisposable {
 
 /** Starts a real redis-server (found with tool("redis-server")) on a free or given port and waits for PONG. */
 export async function startRedis(options: { port?: number } = {}): Promise<RedisServer> {
-  const port = options.port ?? freePort();
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const cwd = Deno.makeTempDirSync({ prefix: "nexus-redis-" });
-  const child = spawn(tool("redis-server"), { args, cwd });
-  child.exited.finally(() => Deno.removeSync(cwd, { recursive: true })).catch(() => {});
-  try {
-    await waitForPong(port, child);
-  } catch (error) {
-    await child.stop();
-    throw error;
+  for (let attempt = 1;; attempt++) {
+    const port = options.port ?? freePort();
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+    const cwd = Deno.makeTempDirSync({ prefix: "nexus-redis-" });
+    const child = spawn(tool("redis-server"), { args, cwd });
+    child.exited.finally(() => Deno.removeSync(cwd, { recursive: true })).catch(() => {});
+    try {
+      await waitForPong(port, child);
+    } catch (error) {
+      await child.stop();
+      // The free port was taken before redis-server bound it (a shared machine): try another.
+      if (options.port === undefined && attempt < 5 && child.output().includes("Address already in use")) continue;
+      throw error;
+    }
+    return redisServer(child, port);
   }
+}
+
+function redisServer(child: Child, port: number): RedisServer {
   const stop = () => child.stop();
   const kill = () => {
     child.kill("SIGKILL");
