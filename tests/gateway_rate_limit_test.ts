@@ -57,6 +57,8 @@ Deno.test("two gateway processes sharing one Redis admit exactly the budget betw
   const statuses = answers.map((x) => x.status);
   assert.equal(statuses.filter((s) => s === 200).length, 5, String(statuses));
   assert.equal(statuses.filter((s) => s === 429).length, 11, String(statuses));
+  // Redis answered every one, the first ones too: a gateway listens only once its limiter is connected.
+  for (const answer of answers) assert.ok(answer.headers.has("x-ratelimit-remaining-requests"));
 });
 
 /** Sends requests until one carries x-ratelimit headers again (the limiter answers once more). */
