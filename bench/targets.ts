@@ -18,7 +18,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
 };
 
 /** The API key every target is configured with. */
-export const BENCH_KEY = "dev-key";
+export const BENCH_KEY = "bench-key";
 
 /** A running target: where to send requests, with which auth header, and its process (none for direct). */
 export interface Target {
