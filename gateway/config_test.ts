@@ -138,7 +138,13 @@ Deno.test("numbers and choices are validated naming the variable and value", () 
   configFails({ ...BASE, GATEWAY_RATE_LIMIT_RPM: "-1" }, "GATEWAY_RATE_LIMIT_RPM", '"-1"');
   configFails({ ...BASE, GATEWAY_RATE_LIMIT_FAIL: "maybe" }, "GATEWAY_RATE_LIMIT_FAIL", '"maybe"');
   configFails({ ...BASE, GATEWAY_LOG_LEVEL: "loud" }, "GATEWAY_LOG_LEVEL", '"loud"');
+  configFails({ ...BASE, GATEWAY_UPSTREAM_CLIENT: "curl" }, "GATEWAY_UPSTREAM_CLIENT", '"curl"');
   configFails({ ...BASE, REDIS_URL: "localhost:6379" }, "REDIS_URL");
+});
+
+Deno.test("GATEWAY_UPSTREAM_CLIENT picks fetch by default, pool on request", () => {
+  assert.equal(loadConfig(BASE).upstreamClient, "fetch");
+  assert.equal(loadConfig({ ...BASE, GATEWAY_UPSTREAM_CLIENT: "pool" }).upstreamClient, "pool");
 });
 
 Deno.test("defaults: port 8000, 60 rpm, fail open, body limit at most 8 MiB, no dev key", () => {

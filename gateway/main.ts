@@ -3,6 +3,7 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { flushLogs, log, setLogLevel } from "./log.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { createGateway } from "./server.ts";
+import { PoolClient } from "./upstream_pool.ts";
 
 /** How long startup waits for a first Redis connection before serving anyway. */
 const REDIS_STARTUP_WAIT_MS = 5_000;
@@ -20,7 +21,8 @@ try {
   throw error;
 }
 setLogLevel(config.logLevel);
-const gateway = createGateway(config);
+const pool = config.upstreamClient === "pool" ? new PoolClient() : undefined;
+const gateway = createGateway(config, { client: pool });
 if (gateway.limiter instanceof RedisRateLimiter) {
   // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
   const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
@@ -38,6 +40,7 @@ const server = Deno.serve({
       policies: [...config.policies.keys()],
       rate_limiter: config.redisUrl ? "redis" : "memory",
       auth: config.authEnabled ? `${config.apiKeys.length} key(s)` : "off",
+      upstream_client: config.upstreamClient,
     });
   },
 }, gateway.handle);
@@ -57,6 +60,7 @@ async function drain(signal: string): Promise<void> {
   const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
   log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
   await gateway.limiter.close().catch(() => {});
+  pool?.close();
   flushLogs();
   Deno.exit(0);
 }

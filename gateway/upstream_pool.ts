@@ -1,0 +1,641 @@
+/**
+ * A pooled HTTP/1.1 upstream client over Deno.connect: per-origin keep-alive connections, chunked and
+ * Content-Length bodies streamed through, retry-safe reuse, aborts. https URLs go to fetch (in-cluster
+ * upstreams are plain http; TLS is left to Deno's client).
+ */
+import { fetchClient, type UpstreamClient } from "./proxy.ts";
+
+/** Options of the pooled client. */
+export interface PoolClientOptions {
+  /** Idle connections kept per origin; more are closed when returned. */
+  maxIdlePerOrigin?: number;
+  /** An idle connection older than this is closed instead of reused (servers drop idle ones: uvicorn after 5 s). */
+  idleTimeoutMs?: number;
+}
+
+/** The upstream answered something that is not HTTP/1.x, or broke the framing of its answer. */
+export class UpstreamProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UpstreamProtocolError";
+  }
+}
+
+const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+const READ_BUFFER = 16 * 1024;
+const MAX_HEAD = 64 * 1024;
+/** Content-Length bodies up to this size are read into one buffer (chunks are views of it, no copy). */
+const WHOLE_BODY_LIMIT = 4 * 1024 * 1024;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const UNSAFE_VALUE = /[\r\n\0]/;
+/** Headers the client sets itself; a caller's value for them is dropped. */
+const OWN_HEADERS = new Set(["host", "content-length", "connection", "transfer-encoding", "keep-alive"]);
+const CR = 13;
+const LF = 10;
+
+/** Where a URL's requests go, computed once per URL string. */
+interface Target {
+  key: string;
+  hostname: string;
+  port: number;
+  /** `POST <path> HTTP/1.1\r\nHost: <host>\r\n`. */
+  head: string;
+}
+
+/** One keep-alive TCP connection with its read buffer. */
+class Connection {
+  readonly conn: Deno.TcpConn;
+  buf = new Uint8Array(READ_BUFFER);
+  start = 0;
+  end = 0;
+  /** It has carried a complete exchange before (so the server may have closed it while idle). */
+  reused = false;
+  idleSince = 0;
+  closed = false;
+
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Reads more bytes after `end`; returns how many (0 at EOF). */
+  async fill(): Promise<number> {
+    if (this.start === this.end) this.start = this.end = 0;
+    if (this.end === this.buf.byteLength) {
+      if (this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+        this.end -= this.start;
+        this.start = 0;
+      } else {
+        if (this.buf.byteLength >= MAX_HEAD) throw new UpstreamProtocolError("response head too large");
+        const bigger = new Uint8Array(this.buf.byteLength * 2);
+        bigger.set(this.buf.subarray(0, this.end));
+        this.buf = bigger;
+      }
+    }
+    const n = await this.conn.read(this.buf.subarray(this.end));
+    if (n === null) return 0;
+    this.end += n;
+    return n;
+  }
+
+  async writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.byteLength) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** A failure before any byte of the answer on a reused connection: the request can safely go again. */
+class StaleConnection extends Error {}
+
+/** How a response body is framed. */
+type Framing = { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" } | { kind: "close" };
+
+/** A parsed response head. */
+interface Head {
+  status: number;
+  headers: Headers;
+  framing: Framing;
+  keepAlive: boolean;
+}
+
+/** An HTTP/1.1 client with per-origin keep-alive pools; implements UpstreamClient. */
+export class PoolClient implements UpstreamClient {
+  readonly #idle = new Map<string, Connection[]>();
+  readonly #all = new Set<Connection>();
+  readonly #targets = new Map<string, Target | null>();
+  readonly #maxIdle: number;
+  readonly #idleTimeoutMs: number;
+  #closed = false;
+
+  constructor(options: PoolClientOptions = {}) {
+    this.#maxIdle = options.maxIdlePerOrigin ?? 64;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  }
+
+  /** Connections open now (idle and in use). */
+  get openConnections(): number {
+    return this.#all.size;
+  }
+
+  /** Sends a POST; resolves with the response once its head arrived, its body streamed as it comes. */
+  post(
+    url: string,
+    init: { headers: Array<[string, string]>; body: Uint8Array<ArrayBuffer>; signal: AbortSignal },
+  ): Promise<Response> {
+    const target = this.#target(url);
+    if (target === null) return fetchClient.post(url, init);
+    if (init.signal.aborted) return Promise.reject(init.signal.reason);
+    if (this.#closed) return Promise.reject(new Error("upstream client is closed"));
+    return this.#send(target, { request: serialize(target, init), signal: init.signal });
+  }
+
+  /** Closes every connection, idle or in use; later requests are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const connection of this.#all) connection.close();
+    this.#all.clear();
+    this.#idle.clear();
+  }
+
+  #target(url: string): Target | null {
+    let target = this.#targets.get(url);
+    if (target !== undefined) return target;
+    const parsed = new URL(url);
+    if (parsed.protocol !== "http:") {
+      target = null;
+    } else {
+      const port = parsed.port === "" ? 80 : Number(parsed.port);
+      const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
+      target = {
+        key: `${hostname}:${port}`,
+        hostname,
+        port,
+        head: `POST ${parsed.pathname}${parsed.search} HTTP/1.1\r\nHost: ${parsed.host}\r\n`,
+      };
+    }
+    if (this.#targets.size >= 1024) this.#targets.clear(); // URLs come from config; this only bounds misuse
+    this.#targets.set(url, target);
+    return target;
+  }
+
+  async #send(target: Target, ctx: { request: Uint8Array; signal: AbortSignal }): Promise<Response> {
+    const { request, signal } = ctx;
+    let connection: Connection | undefined;
+    const onAbort = () => connection?.close();
+    signal.addEventListener("abort", onAbort);
+    try {
+      connection = this.#takeIdle(target.key);
+      let head: Head;
+      try {
+        if (connection === undefined) connection = await this.#connect(target, signal);
+        head = await exchange(connection, request);
+      } catch (error) {
+        if (!(error instanceof StaleConnection) || signal.aborted) throw error;
+        this.#discard(connection!);
+        connection = await this.#connect(target, signal);
+        head = await exchange(connection, request);
+      }
+      return this.#response(target.key, { connection, head, signal, onAbort });
+    } catch (error) {
+      signal.removeEventListener("abort", onAbort);
+      if (connection) this.#discard(connection);
+      if (signal.aborted) throw signal.reason;
+      throw error instanceof StaleConnection ? error.cause : error;
+    }
+  }
+
+  async #connect(target: Target, signal: AbortSignal): Promise<Connection> {
+    const conn = await Deno.connect({ hostname: target.hostname, port: target.port });
+    const connection = new Connection(conn);
+    if (signal.aborted || this.#closed) {
+      connection.close();
+      throw signal.aborted ? signal.reason : new Error("upstream client is closed");
+    }
+    conn.setNoDelay(true);
+    this.#all.add(connection);
+    return connection;
+  }
+
+  #takeIdle(key: string): Connection | undefined {
+    const idle = this.#idle.get(key);
+    if (idle === undefined) return undefined;
+    const now = performance.now();
+    for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
+      if (now - connection.idleSince < this.#idleTimeoutMs) return connection;
+      this.#discard(connection);
+    }
+    return undefined;
+  }
+
+  #discard(connection: Connection): void {
+    connection.close();
+    this.#all.delete(connection);
+  }
+
+  #release(key: string, connection: Connection): void {
+    if (this.#closed || connection.closed || connection.start !== connection.end) return this.#discard(connection);
+    let idle = this.#idle.get(key);
+    if (idle === undefined) this.#idle.set(key, idle = []);
+    if (idle.length >= this.#maxIdle) return this.#discard(connection);
+    connection.reused = true;
+    connection.start = connection.end = 0;
+    connection.idleSince = performance.now();
+    idle.push(connection);
+  }
+
+  #response(
+    key: string,
+    ctx: { connection: Connection; head: Head; signal: AbortSignal; onAbort: () => void },
+  ): Response {
+    const { connection, head, signal, onAbort } = ctx;
+    const finish = (reusable: boolean) => {
+      signal.removeEventListener("abort", onAbort);
+      if (reusable && head.keepAlive) this.#release(key, connection);
+      else this.#discard(connection);
+    };
+    const init = { status: head.status, headers: head.headers };
+    if (head.framing.kind === "none" || (head.framing.kind === "length" && head.framing.length === 0)) {
+      finish(true);
+      return new Response(null, init);
+    }
+    const body = new BodyReader(connection, { framing: head.framing, signal, finish });
+    return new Response(body.stream, init);
+  }
+}
+
+/** Builds the request bytes: head and body in one buffer, so one write sends both. */
+function serialize(
+  target: Target,
+  init: { headers: Array<[string, string]>; body: Uint8Array },
+): Uint8Array {
+  let head = target.head;
+  for (const [name, value] of init.headers) {
+    if (!HEADER_NAME.test(name) || UNSAFE_VALUE.test(value)) throw new TypeError(`invalid header ${name}`);
+    if (OWN_HEADERS.has(name.toLowerCase())) continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `Content-Length: ${init.body.byteLength}\r\n\r\n`;
+  const bytes = new Uint8Array(head.length * 3 + init.body.byteLength);
+  const { written } = encoder.encodeInto(head, bytes);
+  bytes.set(init.body, written);
+  return bytes.subarray(0, written + init.body.byteLength);
+}
+
+/** Writes the request and reads the response head; a reused connection failing before any answer byte is stale. */
+async function exchange(connection: Connection, request: Uint8Array): Promise<Head> {
+  try {
+    await connection.writeAll(request);
+  } catch (error) {
+    if (connection.reused) throw new StaleConnection("stale connection", { cause: error });
+    throw error;
+  }
+  for (;;) {
+    const head = await readHead(connection);
+    if (head !== undefined) return head; // undefined: a 1xx interim answer was skipped
+  }
+}
+
+/** Reads and parses one response head; undefined for an interim 1xx answer. */
+async function readHead(connection: Connection): Promise<Head | undefined> {
+  let searchFrom = connection.start;
+  let end = -1;
+  while (end < 0) {
+    end = indexOfBlankLine(connection.buf, { from: searchFrom, to: connection.end });
+    if (end >= 0) break;
+    searchFrom = Math.max(connection.start, connection.end - 3);
+    const before = connection.start;
+    let n: number;
+    const nothingYet = connection.end === connection.start;
+    try {
+      n = await connection.fill();
+    } catch (error) {
+      if (nothingYet && connection.reused && !connection.closed) {
+        throw new StaleConnection("stale connection", { cause: error });
+      }
+      throw error;
+    }
+    searchFrom += connection.start - before;
+    if (n === 0) {
+      const error = new UpstreamProtocolError("upstream closed the connection before answering");
+      if (nothingYet && connection.reused) throw new StaleConnection(error.message, { cause: error });
+      throw error;
+    }
+  }
+  const text = latin1.decode(connection.buf.subarray(connection.start, end));
+  connection.start = end + 4;
+  return parseHead(text);
+}
+
+/** Index of `\r\n\r\n` in buf[from, to), or -1. */
+function indexOfBlankLine(buf: Uint8Array, range: { from: number; to: number }): number {
+  for (let i = range.from; i + 3 < range.to; i++) {
+    if (buf[i] === CR && buf[i + 1] === LF && buf[i + 2] === CR && buf[i + 3] === LF) return i;
+  }
+  return -1;
+}
+
+/** Parses a response head (status line and headers, folded lines joined) into status, headers and framing. */
+export function parseHead(text: string): Head | undefined {
+  const lines = text.split("\r\n");
+  const match = STATUS_LINE.exec(lines[0]);
+  if (match === null) throw new UpstreamProtocolError(`malformed status line ${JSON.stringify(lines[0].slice(0, 80))}`);
+  const status = Number(match[2]);
+  if (status < 200) {
+    if (status === 101) throw new UpstreamProtocolError("unexpected protocol switch");
+    return undefined;
+  }
+  const headers = new Headers();
+  let name = "";
+  let value = "";
+  const flush = () => {
+    if (name !== "") headers.append(name, value.trim());
+  };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const first = line.charCodeAt(0);
+    if ((first === 32 || first === 9) && name !== "") {
+      value += ` ${line.trim()}`; // obsolete line folding: a continuation of the previous value
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(":");
+    name = colon > 0 ? line.slice(0, colon) : "";
+    if (!HEADER_NAME.test(name)) throw new UpstreamProtocolError(`malformed header line ${JSON.stringify(line)}`);
+    value = line.slice(colon + 1);
+  }
+  flush();
+  const keepAlive = match[1] === "1" && !tokens(headers.get("connection")).includes("close");
+  return { status, headers, framing: framing(status, headers), keepAlive };
+}
+
+function tokens(value: string | null): string[] {
+  return value === null ? [] : value.toLowerCase().split(",").map((t) => t.trim());
+}
+
+function framing(status: number, headers: Headers): Framing {
+  if (status === 204 || status === 304) return { kind: "none" };
+  const coding = tokens(headers.get("transfer-encoding"));
+  if (coding.length > 0) {
+    if (coding[coding.length - 1] !== "chunked") return { kind: "close" };
+    if (coding.length > 1) throw new UpstreamProtocolError(`unsupported transfer-encoding ${coding.join(", ")}`);
+    headers.delete("content-length");
+    return { kind: "chunked" };
+  }
+  const declared = headers.get("content-length");
+  if (declared === null) return { kind: "close" };
+  const values = new Set(declared.split(",").map((v) => v.trim()));
+  const length = values.size === 1 ? Number([...values][0]) : NaN;
+  if (!/^\d+$/.test([...values][0]) || !Number.isSafeInteger(length)) {
+    throw new UpstreamProtocolError(`bad content-length ${JSON.stringify(declared)}`);
+  }
+  return { kind: "length", length };
+}
+
+/** Streams a response body off a connection by its framing, then hands the connection back. */
+class BodyReader {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #connection: Connection;
+  readonly #framing: Framing;
+  readonly #signal: AbortSignal;
+  readonly #finish: (reusable: boolean) => void;
+  readonly #chunked = new ChunkedDecoder();
+  /** Content-Length bodies: bytes still to come, and the one buffer they are read into. */
+  #remaining = 0;
+  #whole: Uint8Array<ArrayBuffer> | undefined;
+  #wholeAt = 0;
+  #emitted = 0;
+  #done = false;
+
+  constructor(
+    connection: Connection,
+    options: { framing: Framing; signal: AbortSignal; finish: (reusable: boolean) => void },
+  ) {
+    this.#connection = connection;
+    this.#framing = options.framing;
+    this.#signal = options.signal;
+    this.#finish = options.finish;
+    if (options.framing.kind === "length") {
+      this.#remaining = options.framing.length;
+      if (this.#remaining <= WHOLE_BODY_LIMIT) this.#whole = new Uint8Array(this.#remaining);
+    }
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+      cancel: () => this.#end(false),
+    }, { highWaterMark: 0 });
+  }
+
+  #end(reusable: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#finish(reusable);
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    try {
+      for (;;) {
+        const chunk = this.#take();
+        const finished = this.#finished();
+        if (chunk !== undefined && chunk.byteLength > 0) {
+          if (finished) this.#end(true);
+          controller.enqueue(chunk);
+          if (finished) controller.close();
+          return;
+        }
+        if (finished) {
+          this.#end(true);
+          controller.close();
+          return;
+        }
+        if (await this.#read() === 0) {
+          if (this.#framing.kind !== "close") throw new UpstreamProtocolError("upstream closed the body early");
+          this.#end(false);
+          controller.close();
+          return;
+        }
+      }
+    } catch (error) {
+      this.#end(false);
+      controller.error(this.#signal.aborted ? this.#signal.reason : error);
+    }
+  }
+
+  #finished(): boolean {
+    switch (this.#framing.kind) {
+      case "length":
+        return this.#remaining === 0;
+      case "chunked":
+        return this.#chunked.done;
+      default:
+        return false;
+    }
+  }
+
+  /** Reads from the socket: into the whole-body buffer when there is one, else into the connection's buffer. */
+  async #read(): Promise<number> {
+    const whole = this.#whole;
+    if (whole !== undefined) {
+      const n = await this.#connection.conn.read(whole.subarray(this.#wholeAt)) ?? 0;
+      this.#wholeAt += n;
+      return n;
+    }
+    return await this.#connection.fill();
+  }
+
+  /** The body bytes available now, consuming them from the buffers. */
+  #take(): Uint8Array | undefined {
+    const c = this.#connection;
+    switch (this.#framing.kind) {
+      case "length": {
+        const whole = this.#whole;
+        if (whole !== undefined) {
+          // Bytes that came with the head are copied in once; later reads land in place (#read).
+          const buffered = Math.min(c.end - c.start, whole.byteLength - this.#wholeAt);
+          if (buffered > 0) {
+            whole.set(c.buf.subarray(c.start, c.start + buffered), this.#wholeAt);
+            c.start += buffered;
+            this.#wholeAt += buffered;
+          }
+          this.#remaining = whole.byteLength - this.#wholeAt;
+          if (this.#wholeAt === this.#emitted) return undefined;
+          const chunk = whole.subarray(this.#emitted, this.#wholeAt);
+          this.#emitted = this.#wholeAt;
+          return chunk;
+        }
+        const n = Math.min(c.end - c.start, this.#remaining);
+        if (n === 0) return undefined;
+        this.#remaining -= n;
+        const chunk = c.buf.slice(c.start, c.start + n);
+        c.start += n;
+        return chunk;
+      }
+      case "chunked": {
+        if (c.start === c.end) return undefined;
+        const parts: Uint8Array[] = [];
+        c.start += this.#chunked.feed(c.buf.subarray(c.start, c.end), parts);
+        return concat(parts);
+      }
+      case "close": {
+        if (c.start === c.end) return undefined;
+        const chunk = c.buf.slice(c.start, c.end);
+        c.start = c.end;
+        return chunk;
+      }
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** One copy of the data parts (none when there is a single part that can be copied alone). */
+function concat(parts: Uint8Array[]): Uint8Array | undefined {
+  if (parts.length === 0) return undefined;
+  if (parts.length === 1) return parts[0].slice();
+  let size = 0;
+  for (const part of parts) size += part.byteLength;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+const State = {
+  Size: 0,
+  Extension: 1,
+  SizeLf: 2,
+  Data: 3,
+  DataCr: 4,
+  DataLf: 5,
+  TrailerStart: 6,
+  TrailerLine: 7,
+  TrailerLf: 8,
+  Done: 9,
+} as const;
+
+/** Incremental `Transfer-Encoding: chunked` decoder: feed it any split of the bytes, it yields the data. */
+export class ChunkedDecoder {
+  #state: number = State.Size;
+  #size = 0;
+  #digits = 0;
+
+  /** The terminating chunk and trailers were read. */
+  get done(): boolean {
+    return this.#state === State.Done;
+  }
+
+  /** Decodes from `input`, pushing data views of it onto `out`; returns the bytes consumed (stops when done). */
+  feed(input: Uint8Array, out: Uint8Array[]): number {
+    let i = 0;
+    const n = input.byteLength;
+    while (i < n && this.#state !== State.Done) {
+      const byte = input[i];
+      switch (this.#state) {
+        case State.Size: {
+          const digit = hexValue(byte);
+          if (digit >= 0) {
+            if (++this.#digits > 12) throw new UpstreamProtocolError("chunk size too large");
+            this.#size = this.#size * 16 + digit;
+          } else if (this.#digits > 0 && (byte === 59 || byte === 32 || byte === 9)) {
+            this.#state = State.Extension; // `;name=value` or whitespace: ignored
+          } else if (this.#digits > 0 && byte === CR) {
+            this.#state = State.SizeLf;
+          } else if (this.#digits > 0 && byte === LF) {
+            this.#afterSize();
+          } else {
+            throw new UpstreamProtocolError("malformed chunk size");
+          }
+          i++;
+          break;
+        }
+        case State.Extension:
+          if (byte === LF) this.#afterSize();
+          i++;
+          break;
+        case State.SizeLf:
+          if (byte !== LF) throw new UpstreamProtocolError("malformed chunk size line");
+          this.#afterSize();
+          i++;
+          break;
+        case State.Data: {
+          const take = Math.min(this.#size, n - i);
+          out.push(input.subarray(i, i + take));
+          i += take;
+          this.#size -= take;
+          if (this.#size === 0) this.#state = State.DataCr;
+          break;
+        }
+        case State.DataCr:
+          if (byte === CR) this.#state = State.DataLf;
+          else if (byte === LF) this.#state = State.Size;
+          else throw new UpstreamProtocolError("chunk data longer than its size");
+          i++;
+          break;
+        case State.DataLf:
+          if (byte !== LF) throw new UpstreamProtocolError("chunk data longer than its size");
+          this.#state = State.Size;
+          i++;
+          break;
+        case State.TrailerStart:
+          if (byte === CR) this.#state = State.TrailerLf;
+          else if (byte === LF) this.#state = State.Done;
+          else this.#state = State.TrailerLine;
+          i++;
+          break;
+        case State.TrailerLine:
+          if (byte === LF) this.#state = State.TrailerStart;
+          i++;
+          break;
+        case State.TrailerLf:
+          if (byte !== LF) throw new UpstreamProtocolError("malformed chunked trailer");
+          this.#state = State.Done;
+          i++;
+          break;
+      }
+    }
+    return i;
+  }
+
+  #afterSize(): void {
+    this.#state = this.#size === 0 ? State.TrailerStart : State.Data;
+    this.#digits = 0;
+  }
+}
+
+function hexValue(byte: number): number {
+  if (byte >= 48 && byte <= 57) return byte - 48;
+  if (byte >= 97 && byte <= 102) return byte - 87;
+  if (byte >= 65 && byte <= 70) return byte - 55;
+  return -1;
+}

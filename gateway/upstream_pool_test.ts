@@ -1,0 +1,473 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ChunkedDecoder, PoolClient, UpstreamProtocolError } from "./upstream_pool.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const body = encoder.encode('{"model":"m"}');
+
+/** Reads HTTP/1.1 requests off one raw server connection, byte by byte under the test's control. */
+class RequestReader {
+  #buf = new Uint8Array(0);
+  constructor(readonly conn: Deno.Conn) {}
+
+  /** The next request's head and body, or null when the client closed the connection. */
+  async next(): Promise<{ head: string; body: string } | null> {
+    let end = -1;
+    while ((end = indexOf(this.#buf, "\r\n\r\n")) < 0) if (!await this.#more()) return null;
+    const head = decoder.decode(this.#buf.subarray(0, end));
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    while (this.#buf.byteLength < end + 4 + length) if (!await this.#more()) return null;
+    const text = decoder.decode(this.#buf.subarray(end + 4, end + 4 + length));
+    this.#buf = this.#buf.slice(end + 4 + length);
+    return { head, body: text };
+  }
+
+  async #more(): Promise<boolean> {
+    const chunk = new Uint8Array(4096);
+    const n = await this.conn.read(chunk).catch(() => null);
+    if (n === null) return false;
+    const joined = new Uint8Array(this.#buf.byteLength + n);
+    joined.set(this.#buf);
+    joined.set(chunk.subarray(0, n), this.#buf.byteLength);
+    this.#buf = joined;
+    return true;
+  }
+}
+
+function indexOf(bytes: Uint8Array, text: string): number {
+  return decoder.decode(bytes).indexOf(text);
+}
+
+async function write(conn: Deno.Conn, data: string | Uint8Array): Promise<void> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  let offset = 0;
+  while (offset < bytes.byteLength) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** A raw TCP server; `handle` runs per connection with its index. Counts connections and requests. */
+function rawServer(handle: (reader: RequestReader, index: number) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const tasks: Promise<void>[] = [];
+  const state = { connections: 0 };
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const index = state.connections++;
+      tasks.push(
+        handle(new RequestReader(conn), index).catch(() => {}).finally(() => {
+          conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed by the handler */ }
+        }),
+      );
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}/v1/chat/completions`,
+    state,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+      await Promise.allSettled(tasks);
+    },
+  };
+}
+
+/** Answers every request on a connection with `answer(request number)` until the client closes. */
+function answering(answer: (n: number) => string) {
+  let requests = 0;
+  const server = rawServer(async (reader) => {
+    while (await reader.next() !== null) await write(reader.conn, answer(requests++));
+  });
+  return Object.assign(server, { requests: () => requests });
+}
+
+function post(client: PoolClient, url: string, signal = new AbortController().signal): Promise<Response> {
+  return client.post(url, { headers: [["x-request-id", "r1"], ["content-type", "application/json"]], body, signal });
+}
+
+const ok = (text: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${
+    encoder.encode(text).byteLength
+  }\r\n${extra}\r\n${text}`;
+
+function chunked(parts: Uint8Array[]): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  for (const part of parts) {
+    if (part.byteLength === 0) continue;
+    pieces.push(encoder.encode(`${part.byteLength.toString(16)}\r\n`), part, encoder.encode("\r\n"));
+  }
+  pieces.push(encoder.encode("0\r\n\r\n"));
+  return join(pieces);
+}
+
+function join(pieces: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
+
+/** Splits bytes at the given (sorted, deduplicated) cut points. */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const pieces: Uint8Array[] = [];
+  let from = 0;
+  for (const point of points) {
+    pieces.push(bytes.subarray(from, point));
+    from = point;
+  }
+  pieces.push(bytes.subarray(from));
+  return pieces;
+}
+
+const bodyParts = fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 });
+
+Deno.test("chunked decoding: any body, any chunking, any split of the byte stream gives the same bytes", () => {
+  fc.assert(
+    fc.property(bodyParts, fc.array(fc.nat(), { maxLength: 12 }), (parts, cuts) => {
+      const encoded = join([chunked(parts), encoder.encode("trailing")]);
+      const chunkedDecoder = new ChunkedDecoder();
+      const out: Uint8Array[] = [];
+      let consumed = 0;
+      for (const piece of split(encoded, cuts)) consumed += chunkedDecoder.feed(piece, out);
+      assert.ok(chunkedDecoder.done);
+      assert.deepEqual(join(out), join(parts));
+      assert.equal(consumed, encoded.byteLength - "trailing".length, "stops after the last chunk");
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("chunked decoding accepts extensions and trailers, refuses a bad size", () => {
+  const out: Uint8Array[] = [];
+  const d = new ChunkedDecoder();
+  d.feed(encoder.encode("5;ext=1\r\nhello\r\n0\r\nx-trailer: 1\r\n\r\n"), out);
+  assert.ok(d.done);
+  assert.equal(decoder.decode(join(out)), "hello");
+  assert.throws(() => new ChunkedDecoder().feed(encoder.encode("zz\r\n"), []), UpstreamProtocolError);
+  assert.throws(() => new ChunkedDecoder().feed(encoder.encode("2\r\nabc\r\n"), []), UpstreamProtocolError);
+});
+
+Deno.test("a chunked body split anywhere on the wire arrives whole through a real socket", async () => {
+  await fc.assert(
+    fc.asyncProperty(bodyParts, fc.array(fc.nat(), { maxLength: 6 }), async (parts, cuts) => {
+      await using server = rawServer(async (reader) => {
+        await reader.next();
+        await write(reader.conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (const piece of split(chunked(parts), cuts)) {
+          await write(reader.conn, piece);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        await reader.next();
+      });
+      const client = new PoolClient();
+      try {
+        const response = await post(client, server.url);
+        assert.deepEqual(await response.bytes(), join(parts));
+      } finally {
+        client.close();
+      }
+    }),
+    { numRuns: 25 },
+  );
+});
+
+Deno.test("sends POST with Host, Content-Length and the given headers; reads status, headers and body", async () => {
+  let seen: { method: string; host: string | null; length: string | null; id: string | null; body: string } | undefined;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    seen = {
+      method: request.method,
+      host: request.headers.get("host"),
+      length: request.headers.get("content-length"),
+      id: request.headers.get("x-request-id"),
+      body: await request.text(),
+    };
+    return Response.json({ ok: true }, { status: 201, headers: { "x-answer": "yes" } });
+  });
+  const client = new PoolClient();
+  try {
+    const response = await post(client, `http://127.0.0.1:${server.addr.port}/v1/chat/completions`);
+    assert.equal(response.status, 201);
+    assert.equal(response.headers.get("x-answer"), "yes");
+    assert.deepEqual(await response.json(), { ok: true });
+    assert.deepEqual(seen, {
+      method: "POST",
+      host: `127.0.0.1:${server.addr.port}`,
+      length: String(body.byteLength),
+      id: "r1",
+      body: '{"model":"m"}',
+    });
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("keep-alive: sequential requests reuse one connection once each body was read", async () => {
+  await using server = answering((n) => ok(`answer ${n}`));
+  const client = new PoolClient();
+  try {
+    for (let i = 0; i < 5; i++) assert.equal(await (await post(client, server.url)).text(), `answer ${i}`);
+    assert.equal(server.state.connections, 1);
+    // A body not read yet keeps its connection busy: a second request needs another one.
+    const first = await post(client, server.url);
+    const second = await post(client, server.url);
+    assert.equal(server.state.connections, 2);
+    assert.equal(await first.text(), "answer 5");
+    assert.equal(await second.text(), "answer 6");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("idle connections per origin are capped, the rest closed", async () => {
+  await using server = answering(() => ok("x"));
+  const client = new PoolClient({ maxIdlePerOrigin: 1 });
+  try {
+    const responses = await Promise.all([post(client, server.url), post(client, server.url)]);
+    for (const response of responses) await response.text();
+    assert.equal(server.state.connections, 2);
+    assert.equal(client.openConnections, 1);
+  } finally {
+    client.close();
+  }
+  assert.equal(client.openConnections, 0);
+});
+
+Deno.test("Connection: close and HTTP/1.0 answers are not reused", async (t) => {
+  for (
+    const [name, answer] of [
+      ["Connection: close", (n: number) => ok(`a${n}`, "Connection: close\r\n")],
+      ["HTTP/1.0", (n: number) => ok(`a${n}`).replace("HTTP/1.1", "HTTP/1.0")],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      await using server = answering(answer);
+      const client = new PoolClient();
+      try {
+        assert.equal(await (await post(client, server.url)).text(), "a0");
+        assert.equal(await (await post(client, server.url)).text(), "a1");
+        assert.equal(server.state.connections, 2);
+      } finally {
+        client.close();
+      }
+    });
+  }
+});
+
+Deno.test("a body without length or chunking is read until the server closes", async () => {
+  await using server = rawServer(async (reader) => {
+    await reader.next();
+    await write(reader.conn, "HTTP/1.1 200 OK\r\n\r\npart one, ");
+    await write(reader.conn, "part two");
+  });
+  const client = new PoolClient();
+  try {
+    assert.equal(await (await post(client, server.url)).text(), "part one, part two");
+    assert.equal(client.openConnections, 0);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("SSE chunks are passed on as they arrive, not after the stream ends", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => release = resolve);
+  await using server = rawServer(async (reader) => {
+    await reader.next();
+    await write(
+      reader.conn,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    await write(reader.conn, chunked([encoder.encode("data: 1\n\n")]).subarray(0, -5)); // without the last chunk
+    await released; // the rest only once the client saw the first event
+    await write(reader.conn, "b\r\ndata: [2]\n\n\r\n0\r\n\r\n");
+    await reader.next();
+  });
+  const client = new PoolClient();
+  try {
+    const response = await post(client, server.url);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const events = response.body!.getReader();
+    const first = await events.read();
+    assert.equal(decoder.decode(first.value), "data: 1\n\n");
+    release();
+    let rest = "";
+    for (let r = await events.read(); !r.done; r = await events.read()) rest += decoder.decode(r.value);
+    assert.equal(rest, "data: [2]\n\n");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("multiple and folded response headers are kept", async () => {
+  await using server = answering(() => ok("x", "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Folded: one\r\n  two\r\n"));
+  const client = new PoolClient();
+  try {
+    const response = await post(client, server.url);
+    await response.text();
+    assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+    assert.equal(response.headers.get("x-folded"), "one two");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a connection the server closed while idle does not fail the next request", async () => {
+  await using server = rawServer(async (reader) => {
+    await reader.next();
+    await write(reader.conn, ok("fresh")); // keep-alive answer, then the server drops the idle connection
+  });
+  const client = new PoolClient();
+  try {
+    assert.equal(await (await post(client, server.url)).text(), "fresh");
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the server's close reaches the client
+    assert.equal(await (await post(client, server.url)).text(), "fresh");
+    assert.equal(server.state.connections, 2);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a request whose answer had started is not retried when the connection breaks", async () => {
+  let requests = 0;
+  await using server = rawServer(async (reader) => {
+    while (await reader.next() !== null) {
+      requests++;
+      await write(reader.conn, requests === 1 ? ok("first") : "HTTP/1.1 200 OK\r\nContent-Le");
+      if (requests > 1) return;
+    }
+  });
+  const client = new PoolClient();
+  try {
+    assert.equal(await (await post(client, server.url)).text(), "first");
+    await assert.rejects(post(client, server.url), UpstreamProtocolError);
+    assert.equal(requests, 2, "the second request was sent once");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a fresh connection closed before any answer rejects without a retry", async () => {
+  let requests = 0;
+  await using server = rawServer(async (reader) => {
+    if (await reader.next() !== null) requests++;
+  });
+  const client = new PoolClient();
+  try {
+    await assert.rejects(post(client, server.url), UpstreamProtocolError);
+    assert.equal(requests, 1);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a refused connection rejects the request", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const client = new PoolClient();
+  try {
+    await assert.rejects(post(client, `http://127.0.0.1:${port}/v1/completions`), Deno.errors.ConnectionRefused);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a malformed status line rejects the request", async () => {
+  await using server = answering(() => "HTTP/2 banana\r\n\r\n");
+  const client = new PoolClient();
+  try {
+    await assert.rejects(post(client, server.url), /malformed status line/);
+    assert.equal(client.openConnections, 0);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("abort before connecting rejects with the reason and opens no connection", async () => {
+  await using server = answering(() => ok("x"));
+  const client = new PoolClient();
+  try {
+    const controller = new AbortController();
+    const reason = new Error("gone");
+    controller.abort(reason);
+    await assert.rejects(post(client, server.url, controller.signal), (e) => e === reason);
+    assert.equal(server.state.connections, 0);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("abort while waiting for the answer rejects and closes the upstream connection", async () => {
+  let closed!: () => void;
+  const serverSawClose = new Promise<void>((resolve) => closed = resolve);
+  let received!: () => void;
+  const requestReceived = new Promise<void>((resolve) => received = resolve);
+  await using server = rawServer(async (reader) => {
+    await reader.next();
+    received();
+    assert.equal(await reader.next(), null); // never answers; the client's abort closes the connection
+    closed();
+  });
+  const client = new PoolClient();
+  try {
+    const controller = new AbortController();
+    const pending = post(client, server.url, controller.signal);
+    await requestReceived;
+    const reason = new Error("client left");
+    controller.abort(reason);
+    await assert.rejects(pending, (e) => e === reason);
+    await serverSawClose;
+    assert.equal(client.openConnections, 0);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("abort mid-body errors the body stream and the connection is never reused", async () => {
+  let closed!: () => void;
+  const serverSawClose = new Promise<void>((resolve) => closed = resolve);
+  await using server = rawServer(async (reader, index) => {
+    await reader.next();
+    if (index > 0) return void await write(reader.conn, ok("new"));
+    await write(reader.conn, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\ndata\r\n");
+    assert.equal(await reader.next(), null);
+    closed();
+  });
+  const client = new PoolClient();
+  try {
+    const controller = new AbortController();
+    const response = await post(client, server.url, controller.signal);
+    const reader = response.body!.getReader();
+    assert.equal(decoder.decode((await reader.read()).value), "data");
+    const reason = new Error("client left");
+    controller.abort(reason);
+    await assert.rejects(reader.read(), (e) => e === reason);
+    await serverSawClose;
+    assert.equal(await (await post(client, server.url)).text(), "new");
+    assert.equal(server.state.connections, 2);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("after close() requests are refused and no connection stays open", async () => {
+  await using server = answering(() => ok("x"));
+  const client = new PoolClient();
+  await (await post(client, server.url)).text();
+  assert.equal(client.openConnections, 1);
+  client.close();
+  assert.equal(client.openConnections, 0);
+  await assert.rejects(post(client, server.url), /closed/);
+});
