@@ -2,6 +2,11 @@
  * A pooled HTTP/1.1 upstream client over Deno.connect: per-origin keep-alive connections, chunked and
  * Content-Length bodies streamed through, retry-safe reuse, aborts. https URLs go to fetch (in-cluster
  * upstreams are plain http; TLS is left to Deno's client).
+ *
+ * Retry: a request on a reused connection whose write fails, or that sees EOF or an error before any byte of
+ * the answer, is sent once more on a new connection (the server closed the idle connection). Any byte of an
+ * answer, or a new connection failing, rejects. The request is written whole before the answer is read (LLM
+ * servers read the whole body before answering).
  */
 import { fetchClient, type UpstreamClient } from "./proxy.ts";
 
@@ -9,7 +14,7 @@ import { fetchClient, type UpstreamClient } from "./proxy.ts";
 export interface PoolClientOptions {
   /** Idle connections kept per origin; more are closed when returned. */
   maxIdlePerOrigin?: number;
-  /** An idle connection older than this is closed instead of reused (servers drop idle ones: uvicorn after 5 s). */
+  /** An idle connection older than this is closed, not reused (default 4 s: vLLM's uvicorn drops idle ones after 5 s). */
   idleTimeoutMs?: number;
 }
 
@@ -119,7 +124,7 @@ export class PoolClient implements UpstreamClient {
 
   constructor(options: PoolClientOptions = {}) {
     this.#maxIdle = options.maxIdlePerOrigin ?? 64;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
   }
 
   /** Connections open now (idle and in use). */
@@ -279,14 +284,14 @@ async function exchange(connection: Connection, request: Uint8Array): Promise<He
     if (connection.reused) throw new StaleConnection("stale connection", { cause: error });
     throw error;
   }
-  for (;;) {
-    const head = await readHead(connection);
+  for (let first = true;; first = false) {
+    const head = await readHead(connection, { mayBeStale: first && connection.reused });
     if (head !== undefined) return head; // undefined: a 1xx interim answer was skipped
   }
 }
 
 /** Reads and parses one response head; undefined for an interim 1xx answer. */
-async function readHead(connection: Connection): Promise<Head | undefined> {
+async function readHead(connection: Connection, options: { mayBeStale: boolean }): Promise<Head | undefined> {
   let searchFrom = connection.start;
   let end = -1;
   while (end < 0) {
@@ -299,7 +304,7 @@ async function readHead(connection: Connection): Promise<Head | undefined> {
     try {
       n = await connection.fill();
     } catch (error) {
-      if (nothingYet && connection.reused && !connection.closed) {
+      if (nothingYet && options.mayBeStale && !connection.closed) {
         throw new StaleConnection("stale connection", { cause: error });
       }
       throw error;
@@ -307,7 +312,7 @@ async function readHead(connection: Connection): Promise<Head | undefined> {
     searchFrom += connection.start - before;
     if (n === 0) {
       const error = new UpstreamProtocolError("upstream closed the connection before answering");
-      if (nothingYet && connection.reused) throw new StaleConnection(error.message, { cause: error });
+      if (nothingYet && options.mayBeStale) throw new StaleConnection(error.message, { cause: error });
       throw error;
     }
   }
@@ -383,7 +388,7 @@ function framing(status: number, headers: Headers): Framing {
 
 /** Streams a response body off a connection by its framing, then hands the connection back. */
 class BodyReader {
-  readonly stream: ReadableStream<Uint8Array>;
+  readonly stream: ReadableStream<Uint8Array<ArrayBuffer>>;
   readonly #connection: Connection;
   readonly #framing: Framing;
   readonly #signal: AbortSignal;
@@ -393,7 +398,6 @@ class BodyReader {
   #remaining = 0;
   #whole: Uint8Array<ArrayBuffer> | undefined;
   #wholeAt = 0;
-  #emitted = 0;
   #done = false;
 
   constructor(
@@ -408,7 +412,9 @@ class BodyReader {
       this.#remaining = options.framing.length;
       if (this.#remaining <= WHOLE_BODY_LIMIT) this.#whole = new Uint8Array(this.#remaining);
     }
-    this.stream = new ReadableStream<Uint8Array>({
+    // A byte stream, so readers may be default or BYOB; every chunk enqueued is a fresh buffer (it is transferred).
+    this.stream = new ReadableStream({
+      type: "bytes",
       pull: (controller) => this.#pull(controller),
       cancel: () => this.#end(false),
     }, { highWaterMark: 0 });
@@ -420,7 +426,7 @@ class BodyReader {
     this.#finish(reusable);
   }
 
-  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  async #pull(controller: ReadableByteStreamController): Promise<void> {
     try {
       for (;;) {
         const chunk = this.#take();
@@ -472,13 +478,14 @@ class BodyReader {
   }
 
   /** The body bytes available now, consuming them from the buffers. */
-  #take(): Uint8Array | undefined {
+  #take(): Uint8Array<ArrayBuffer> | undefined {
     const c = this.#connection;
     switch (this.#framing.kind) {
       case "length": {
         const whole = this.#whole;
         if (whole !== undefined) {
-          // Bytes that came with the head are copied in once; later reads land in place (#read).
+          // Bytes that came with the head are copied in once; later reads land in place (#read). The body goes
+          // out as one chunk when complete: a byte stream transfers what it is given, so no views of a live buffer.
           const buffered = Math.min(c.end - c.start, whole.byteLength - this.#wholeAt);
           if (buffered > 0) {
             whole.set(c.buf.subarray(c.start, c.start + buffered), this.#wholeAt);
@@ -486,10 +493,7 @@ class BodyReader {
             this.#wholeAt += buffered;
           }
           this.#remaining = whole.byteLength - this.#wholeAt;
-          if (this.#wholeAt === this.#emitted) return undefined;
-          const chunk = whole.subarray(this.#emitted, this.#wholeAt);
-          this.#emitted = this.#wholeAt;
-          return chunk;
+          return this.#remaining === 0 && this.#wholeAt > 0 ? whole : undefined;
         }
         const n = Math.min(c.end - c.start, this.#remaining);
         if (n === 0) return undefined;
@@ -517,7 +521,7 @@ class BodyReader {
 }
 
 /** One copy of the data parts (none when there is a single part that can be copied alone). */
-function concat(parts: Uint8Array[]): Uint8Array | undefined {
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> | undefined {
   if (parts.length === 0) return undefined;
   if (parts.length === 1) return parts[0].slice();
   let size = 0;

@@ -471,3 +471,55 @@ Deno.test("after close() requests are refused and no connection stays open", asy
   assert.equal(client.openConnections, 0);
   await assert.rejects(post(client, server.url), /closed/);
 });
+
+Deno.test("bodies can be read with a BYOB reader into small buffers (byte stream)", async () => {
+  const text = "x".repeat(10_000);
+  let n = 0;
+  await using server = rawServer(async (reader) => {
+    while (await reader.next() !== null) {
+      await write(reader.conn, n++ === 0 ? ok(text) : "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+      if (n > 1) await write(reader.conn, join([chunked([encoder.encode(text)])]));
+    }
+  });
+  const client = new PoolClient();
+  try {
+    for (let i = 0; i < 2; i++) {
+      const reader = (await post(client, server.url)).body!.getReader({ mode: "byob" });
+      let got = "";
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(4096));
+        if (done) break;
+        got += decoder.decode(value);
+      }
+      assert.equal(got, text);
+    }
+    assert.equal(server.state.connections, 1);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a connection idle longer than idleTimeoutMs is closed instead of reused", async () => {
+  await using server = answering(() => ok("x"));
+  const client = new PoolClient({ idleTimeoutMs: 1 });
+  try {
+    await (await post(client, server.url)).text();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await (await post(client, server.url)).text();
+    assert.equal(server.state.connections, 2);
+    assert.equal(client.openConnections, 1);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("an interim 100 Continue is skipped and the final answer returned", async () => {
+  await using server = answering(() => `HTTP/1.1 100 Continue\r\n\r\n${ok("after")}`);
+  const client = new PoolClient();
+  try {
+    for (let i = 0; i < 2; i++) assert.equal(await (await post(client, server.url)).text(), "after");
+    assert.equal(server.state.connections, 1);
+  } finally {
+    client.close();
+  }
+});
