@@ -523,3 +523,30 @@ Deno.test("an interim 100 Continue is skipped and the final answer returned", as
     client.close();
   }
 });
+
+Deno.test("concurrent requests each get their own answer (streamed and not), connections shared safely", async () => {
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const id = request.headers.get("x-request-id")!;
+    await request.arrayBuffer();
+    if (Number(id) % 2 === 0) return new Response(`whole ${id}`);
+    const parts = [`part ${id} `, "and ", `end ${id}`];
+    return new Response(ReadableStream.from(parts).pipeThrough(new TextEncoderStream())); // chunked
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/v1/chat/completions`;
+  const client = new PoolClient({ maxIdlePerOrigin: 4 });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const signal = new AbortController().signal;
+          const response = await client.post(url, { headers: [["x-request-id", String(i)]], body, signal });
+          return await response.text();
+        }),
+      );
+      answers.forEach((text, i) => assert.equal(text, i % 2 === 0 ? `whole ${i}` : `part ${i} and end ${i}`));
+    }
+    assert.ok(client.openConnections <= 4);
+  } finally {
+    client.close();
+  }
+});
