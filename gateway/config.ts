@@ -382,6 +382,6 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     ejectAfterFailures: integer(env, "GATEWAY_EJECT_AFTER_FAILURES", { fallback: 5, min: 0 }),
     ejectSeconds: integer(env, "GATEWAY_EJECT_SECONDS", { fallback: 30, min: 1 }),
     logLevel: choice(env, "GATEWAY_LOG_LEVEL", { allowed: LOG_LEVELS, fallback: "info" }),
-    upstreamClient: choice(env, "GATEWAY_UPSTREAM_CLIENT", { allowed: ["fetch", "pool"], fallback: "fetch" }),
+    upstreamClient: choice(env, "GATEWAY_UPSTREAM_CLIENT", { allowed: ["pool", "fetch"], fallback: "pool" }),
   };
 }

@@ -142,9 +142,9 @@ Deno.test("numbers and choices are validated naming the variable and value", () 
   configFails({ ...BASE, REDIS_URL: "localhost:6379" }, "REDIS_URL");
 });
 
-Deno.test("GATEWAY_UPSTREAM_CLIENT picks fetch by default, pool on request", () => {
-  assert.equal(loadConfig(BASE).upstreamClient, "fetch");
-  assert.equal(loadConfig({ ...BASE, GATEWAY_UPSTREAM_CLIENT: "pool" }).upstreamClient, "pool");
+Deno.test("GATEWAY_UPSTREAM_CLIENT picks the pool client by default, fetch on request", () => {
+  assert.equal(loadConfig(BASE).upstreamClient, "pool");
+  assert.equal(loadConfig({ ...BASE, GATEWAY_UPSTREAM_CLIENT: "fetch" }).upstreamClient, "fetch");
 });
 
 Deno.test("defaults: port 8000, 60 rpm, fail open, body limit at most 8 MiB, no dev key", () => {
