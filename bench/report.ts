@@ -7,6 +7,7 @@ import { TARGET_LABELS, TARGET_NAMES, type TargetName } from "./targets.ts";
 
 const COLORS: Record<TargetName, string> = {
   direct: "#222222",
+  "fetch-proxy": "#9467bd",
   "nexus-memory": "#1f77b4",
   "nexus-redis": "#2ca02c",
   nginx: "#ff7f0e",
@@ -256,6 +257,8 @@ ${versions}
 - Nexus runs as in production: \`deno run -A gateway/main.ts\`, auth on (\`X-API-Key\`), a rate limit per key
   (${"`GATEWAY_RATE_LIMIT_RPM`"} high enough never to refuse here), a canary routing policy for \`mock-worker\`
   (90/10 between two upstream names), the default log level (one JSON line per request to a file).
+- The bare Deno fetch proxy (bench/fetch_proxy.ts) is the floor for any Deno gateway: read the body, check \`model\`,
+  \`fetch\` upstream, stream the answer back; nothing else. Nexus minus this is what the gateway's features cost.
 - nginx: one worker process, \`proxy_pass\` to an upstream block with \`keepalive 256\`, HTTP/1.1, buffering off.
 - LiteLLM: \`litellm --config … --num_workers 1\`, one model \`openai/mock-worker\` with \`api_base\` at the worker,
   a master key (auth on).
