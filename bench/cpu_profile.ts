@@ -48,9 +48,7 @@ export function summarise(profile: CpuProfile): { functions: ProfileRow[]; files
   for (const [id, count] of selfCount) {
     const node = byId.get(id)!;
     const { functionName, url, lineNumber } = node.callFrame;
-    if (functionName === "(idle)" || functionName === "(program)" && !url) {
-      if (functionName === "(idle)") idle += count;
-    }
+    if (functionName === "(idle)") idle += count;
     const fn = `${functionName || "(anonymous)"} ${shortUrl(url)}:${lineNumber + 1}`;
     const file = shortUrl(url);
     fnSelf.set(fn, (fnSelf.get(fn) ?? 0) + count);
