@@ -24,7 +24,11 @@ export interface Plan {
   latencyWorker: WorkerTiming;
   /** The worker's timing in the streaming suite. */
   streamWorker: WorkerTiming;
-  /** Rate-limit suite: gateway replicas on one Redis, the per-key budget per minute, concurrent clients. */
+  /**
+   * Rate-limit suite: gateway replicas on one Redis, the per-key budget per minute, concurrent clients. The limiter
+   * (GCRA) admits the budget at once and then one request per 60 s / budget, so a small budget keeps the burst
+   * shorter than one refill and the admitted count must equal the budget exactly.
+   */
   replicas: number;
   budget: number;
   limitConcurrency: number;
@@ -84,7 +88,7 @@ export function parsePlan(args: string[], repoRoot: string): Plan {
     latencyWorker: { ttftMs: 5, tokenDelayMs: 0, maxTokens: 16 },
     streamWorker: { ttftMs: 100, tokenDelayMs: 50, maxTokens: 20 },
     replicas: 3,
-    budget: quick ? 200 : 600,
+    budget: quick ? 50 : 100,
     limitConcurrency: 48,
     loadCpus: "0",
     targetCpus: "1",
