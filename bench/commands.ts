@@ -42,7 +42,9 @@ export function benchCommands(plan: Plan): string[] {
       `${load} vegeta attack -targets=targets.txt -rate=${rate}/s -duration=${plan.latencySeconds}s -timeout=5s -max-workers=4000 -output=r.bin && vegeta encode -to json r.bin`
     ),
     `${load} wrk -t1 -c${plan.ceilingConnections} -d${plan.ceilingSeconds}s --timeout 10s -s post.lua $URL    # ceiling`,
-    ...plan.streamCounts.map((n) => `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS`),
+    ...plan.streamCounts.map((n) =>
+      `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS ${plan.streamRampMs}`
+    ),
     `redis-cli CONFIG RESETSTAT; (${
       plan.budget * 3
     } requests over ${plan.replicas} replicas, GATEWAY_RATE_LIMIT_RPM=${plan.budget}); redis-cli INFO commandstats`,

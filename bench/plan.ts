@@ -20,6 +20,11 @@ export interface Plan {
   /** Concurrent stream counts. */
   streamCounts: number[];
   streamRounds: number;
+  /**
+   * The stream client spreads the starts of a batch over this many ms (a herd of simultaneous connects measures the
+   * accept queue, not the proxy); each stream outlasts the ramp, so all are open together at its end.
+   */
+  streamRampMs: number;
   /** The worker's timing in the latency suite (a fixed latency, answer not streamed). */
   latencyWorker: WorkerTiming;
   /** The worker's timing in the streaming suite. */
@@ -85,6 +90,7 @@ export function parsePlan(args: string[], repoRoot: string): Plan {
     ceilingConnections: 64,
     streamCounts: quick ? [100] : [100, 1000],
     streamRounds: quick ? 1 : 2,
+    streamRampMs: 1000,
     latencyWorker: { ttftMs: 5, tokenDelayMs: 0, maxTokens: 16 },
     streamWorker: { ttftMs: 100, tokenDelayMs: 50, maxTokens: 20 },
     replicas: 3,

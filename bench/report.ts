@@ -268,7 +268,8 @@ ${versions}
 - Throughput ceiling: the mock worker is a Deno process that needs a core of its own, so here every target forwards
   to an nginx that returns the worker's own answer (the same bytes) at once; wrk, ${plan.ceilingConnections} connections.
 - Streaming suite: the worker streams ${plan.streamWorker.maxTokens} tokens, first after ${plan.streamWorker.ttftMs} ms, then one every
-  ${plan.streamWorker.tokenDelayMs} ms; the stream client (bench/stream_client.ts) opens all streams at once.
+  ${plan.streamWorker.tokenDelayMs} ms; the stream client (bench/stream_client.ts) spreads the starts of a batch evenly over ${plan.streamRampMs} ms, so all
+  streams are open together at the end of the ramp.
 - Nexus runs as in production: \`deno run -A gateway/main.ts\`, auth on (\`X-API-Key\`), a rate limit per key
   (${"`GATEWAY_RATE_LIMIT_RPM`"} high enough never to refuse here), a canary routing policy for \`mock-worker\`
   (90/10 between two upstream names), the default log level (one JSON line per request to a file).

@@ -17,7 +17,8 @@ async function streamBatch(ctx: SuiteContext, target: Target, streams: number): 
   const body = chatBody({ model: "mock-worker", stream: true, maxTokens: streamWorker.maxTokens });
   const requestPath = `${ctx.workDir}/stream-request.json`;
   await Deno.writeTextFile(requestPath, JSON.stringify(requestTo(target, body)));
-  const timeoutMs = 30_000 + streamWorker.ttftMs + streamWorker.tokenDelayMs * streamWorker.maxTokens;
+  const timeoutMs = 30_000 + ctx.plan.streamRampMs + streamWorker.ttftMs +
+    streamWorker.tokenDelayMs * streamWorker.maxTokens;
   const output = await new Deno.Command("taskset", {
     args: [
       "-c",
@@ -29,6 +30,7 @@ async function streamBatch(ctx: SuiteContext, target: Target, streams: number): 
       requestPath,
       String(streams),
       String(timeoutMs),
+      String(ctx.plan.streamRampMs),
     ],
     stdout: "piped",
     stderr: "piped",
