@@ -21,7 +21,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
 const FETCH_PROXY = new URL("./fetch_proxy.ts", import.meta.url).pathname;
 
 /** The API key every target is configured with. */
-export const BENCH_KEY = "dev-key";
+export const BENCH_KEY = "bench-key";
 
 /** A running target: where to send requests, with which auth header, and its process (none for direct). */
 export interface Target {

@@ -79,7 +79,7 @@ export class Authenticator {
 }
 
 /** The key a client presented, from `X-API-Key` or `Authorization: Bearer`. */
-export function presentedKey(headers: Headers): string | undefined {
+function presentedKey(headers: Headers): string | undefined {
   const apiKey = headers.get("x-api-key");
   if (apiKey) return apiKey.trim();
   const authorization = headers.get("authorization");

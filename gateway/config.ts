@@ -174,7 +174,7 @@ function choice<T extends string>(env: Env, name: string, options: { allowed: re
 }
 
 /** Builds an upstream record from its name and base URL; throws ConfigError naming `variable`. */
-export function parseUpstreamUrl(name: string, raw: string, variable = "GATEWAY_UPSTREAMS"): Upstream {
+function parseUpstreamUrl(name: string, raw: string, variable = "GATEWAY_UPSTREAMS"): Upstream {
   let url: URL;
   try {
     url = new URL(raw);

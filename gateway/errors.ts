@@ -6,8 +6,7 @@ export type ErrorType =
   | "authentication_error"
   | "permission_error"
   | "rate_limit_error"
-  | "server_error"
-  | "upstream_error";
+  | "server_error";
 
 /** Options of an HttpError besides status and message. */
 export interface HttpErrorOptions {
@@ -56,7 +55,7 @@ export class HttpError extends Error {
 }
 
 /** The OpenAI-shaped JSON body of an error. */
-export function errorBody(error: HttpError): string {
+function errorBody(error: HttpError): string {
   return JSON.stringify({
     error: { message: error.message, type: error.type, param: error.param, code: error.code },
   });
@@ -67,4 +66,42 @@ export function errorResponse(error: HttpError, headers: Headers = new Headers()
   headers.set("content-type", "application/json");
   if (error.headers) { for (const name in error.headers) headers.set(name, error.headers[name]); }
   return new Response(errorBody(error), { status: error.status, headers });
+}
+
+const upstreamDecoder = new TextDecoder();
+
+/**
+ * An upstream's error body in OpenAI's shape: passed through when it already is one, vLLM's flat
+ * `{"object":"error","message",...}` nested under `error`, anything else (a proxy's HTML page, plain text) wrapped
+ * in an error that names the upstream and quotes the start of the text.
+ */
+export function upstreamErrorBody(body: Uint8Array, ctx: { status: number; upstream: string }): string {
+  const text = upstreamDecoder.decode(body);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch { /* not JSON: wrapped below */ }
+  const fields = json !== null && typeof json === "object" ? json as Record<string, unknown> : {};
+  const inner = fields.error !== null && typeof fields.error === "object"
+    ? fields.error as Record<string, unknown>
+    : fields.object === "error"
+    ? fields
+    : undefined;
+  if (inner && typeof inner.message === "string") {
+    if (inner === fields.error && "type" in inner && "param" in inner && "code" in inner) return text;
+    return JSON.stringify({
+      error: {
+        message: inner.message,
+        type: typeof inner.type === "string" ? inner.type : typeForStatus(ctx.status),
+        param: typeof inner.param === "string" ? inner.param : null,
+        code: typeof inner.code === "string" || typeof inner.code === "number" ? String(inner.code) : null,
+      },
+    });
+  }
+  const excerpt = text.trim().slice(0, 200);
+  return errorBody(
+    new HttpError(ctx.status, `Upstream "${ctx.upstream}" answered ${ctx.status}${excerpt ? `: ${excerpt}` : "."}`, {
+      code: "upstream_error",
+    }),
+  );
 }

@@ -23,10 +23,10 @@ export function flushLogs(): void {
   while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
-/** Logs one JSON line `{ts, level, msg, ...fields}`; callers put `request_id` in fields for request lines. */
+/** Logs one JSON line `{time, level, msg, service, ...fields}`; request lines carry `request_id` in fields. */
 export function log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   if (rank[level] < threshold) return;
-  const line = { ts: new Date().toISOString(), level, msg, ...fields };
+  const line = { time: new Date().toISOString(), level, msg, service: "gateway", ...fields };
   pending.push(JSON.stringify(line) + "\n");
   if (pending.length >= 256) flushLogs();
   else if (!scheduled) {

@@ -1,7 +1,11 @@
 /** Gateway entry point: read config, start the server, drain on SIGTERM/SIGINT. */
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { flushLogs, log, setLogLevel } from "./log.ts";
+import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { createGateway } from "./server.ts";
+
+/** How long startup waits for a first Redis connection before serving anyway. */
+const REDIS_STARTUP_WAIT_MS = 5_000;
 
 function fail(message: string): never {
   console.error(`nexus gateway: ${message}`);
@@ -17,6 +21,11 @@ try {
 }
 setLogLevel(config.logLevel);
 const gateway = createGateway(config);
+if (gateway.limiter instanceof RedisRateLimiter) {
+  // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
+  const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
+  if (!connected) log("warn", "redis not reachable at startup; serving anyway", { fail_mode: config.rateLimitFail });
+}
 
 const server = Deno.serve({
   hostname: config.host,

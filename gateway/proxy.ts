@@ -1,6 +1,6 @@
 /** Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts. */
 import type { Upstream } from "./config.ts";
-import { errorResponse, HttpError } from "./errors.ts";
+import { errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
 import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
 import type { UpstreamHealth } from "./upstream_health.ts";
 
@@ -40,16 +40,18 @@ export interface ProxyOutcome {
   error?: string;
 }
 
-/** Hooks the proxy calls for metrics. */
+/** Hooks the proxy calls for metrics and logs. */
 export interface ProxyHooks {
-  /** An attempt on `upstream` failed. */
-  onUpstreamError(upstream: string, kind: FailureKind): void;
+  /** An attempt on `upstream` failed; `detail` says how (status or error text). */
+  onUpstreamError(upstream: string, failure: { kind: FailureKind; requestId: string; detail: string }): void;
   /** The request is retried on `upstream`. */
-  onRetry(upstream: string): void;
+  onRetry(upstream: string, ctx: { requestId: string }): void;
 }
 
 /** One request to forward. */
 export interface ProxyRequest {
+  /** The request id, for the hooks' log lines. */
+  requestId: string;
   /** Which endpoint: chat completions or completions. */
   endpoint: "chat" | "completions";
   /** The client's body, forwarded byte for byte. */
@@ -118,7 +120,7 @@ export class Proxy {
     let attempt = 0;
     for (const name of req.order) {
       if (attempt > 0) {
-        o.hooks.onRetry(name);
+        o.hooks.onRetry(name, { requestId: req.requestId });
         await last?.response?.body?.cancel().catch(() => {});
       }
       attempt++;
@@ -134,7 +136,11 @@ export class Proxy {
           return this.#respond(req, { response, upstream: name, attempts: attempt, finish });
         }
         o.health.failure(name);
-        o.hooks.onUpstreamError(name, "status");
+        o.hooks.onUpstreamError(name, {
+          kind: "status",
+          requestId: req.requestId,
+          detail: `status ${response.status}`,
+        });
       } catch (error) {
         deadline.firstByteAt = Infinity;
         last = { upstream: name, error };
@@ -144,11 +150,11 @@ export class Proxy {
           break;
         }
         o.health.failure(name);
-        o.hooks.onUpstreamError(name, "connect");
+        o.hooks.onUpstreamError(name, { kind: "connect", requestId: req.requestId, detail: errorText(error) });
       }
     }
     finish();
-    return this.#fail(req, { last, attempts: attempt, controller });
+    return await this.#fail(req, { last, attempts: attempt, controller });
   }
 
   #fail(
@@ -158,7 +164,7 @@ export class Proxy {
       attempts: number;
       controller: AbortController;
     },
-  ): Response {
+  ): Response | Promise<Response> {
     const { last, attempts, controller } = ctx;
     const outcome = (status: number, error: string | undefined, aborted = false): ProxyOutcome => ({
       status,
@@ -168,10 +174,8 @@ export class Proxy {
       error,
     });
     if (last?.response) {
-      // Every attempt answered 5xx: the client gets the last upstream's answer as it is.
-      const headers = passHeaders(last.response.headers, req.responseHeaders, last.upstream);
-      req.onDone(outcome(last.response.status, `upstream status ${last.response.status}`));
-      return new Response(last.response.body, { status: last.response.status, headers });
+      // Every attempt answered 5xx: the client gets the last upstream's answer, in OpenAI's shape.
+      return this.#respondError(req, { response: last.response, upstream: last.upstream, attempts, finish: () => {} });
     }
     const reason = controller.signal.reason;
     if (req.clientSignal.aborted) {
@@ -182,15 +186,18 @@ export class Proxy {
       );
     }
     if (reason instanceof Timeout) {
-      this.#o.hooks.onUpstreamError(last!.upstream, "timeout");
+      this.#o.hooks.onUpstreamError(last!.upstream, {
+        kind: "timeout",
+        requestId: req.requestId,
+        detail: reason.message,
+      });
       req.onDone(outcome(504, reason.message));
       const error = new HttpError(504, `Upstream "${last!.upstream}" did not answer in time (${reason.message}).`, {
         code: "upstream_timeout",
       });
       return errorResponse(error, withUpstream(req.responseHeaders, last!.upstream));
     }
-    const message = last?.error instanceof Error ? last.error.message : String(last?.error);
-    req.onDone(outcome(502, message));
+    req.onDone(outcome(502, errorText(last?.error)));
     const error = new HttpError(502, `Upstream "${last?.upstream}" is unreachable.`, { code: "upstream_unavailable" });
     return errorResponse(error, last ? withUpstream(req.responseHeaders, last.upstream) : req.responseHeaders);
   }
@@ -201,6 +208,7 @@ export class Proxy {
   ): Response | Promise<Response> {
     const { response, upstream, attempts, finish } = ctx;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
+    if (response.status >= 400) return this.#respondError(req, { response, upstream, attempts, finish });
     const source = response.body;
     if (source === null) {
       finish();
@@ -224,6 +232,21 @@ export class Proxy {
       },
     });
     return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Passes an upstream's error answer on with its status, its body made OpenAI-shaped when it is not. */
+  async #respondError(
+    req: ProxyRequest,
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void },
+  ): Promise<Response> {
+    const { response, upstream, attempts, finish } = ctx;
+    const status = response.status;
+    const headers = passHeaders(response.headers, req.responseHeaders, upstream);
+    headers.set("content-type", "application/json");
+    const bytes = await response.bytes().catch(() => new Uint8Array(0));
+    finish();
+    req.onDone({ status, upstream, attempts, aborted: false, error: `upstream status ${status}` });
+    return new Response(upstreamErrorBody(bytes, { status, upstream }), { status, headers });
   }
 
   /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */
@@ -256,6 +279,10 @@ export class Proxy {
     req.onDone({ ...outcome, ...usage });
     return new Response(bytes, { status: response.status, headers });
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function withUpstream(headers: Headers, upstream: string): Headers {

@@ -76,7 +76,7 @@ export class RedisRateLimiter implements RateLimiter {
     return this.#redis.status === "ready";
   }
 
-  /** Resolves once connected (tests and startup logs). */
+  /** Resolves once connected, or false after `timeoutMs` (startup waits for it). */
   waitReady(timeoutMs: number): Promise<boolean> {
     if (this.usable()) return Promise.resolve(true);
     return new Promise((resolve) => {

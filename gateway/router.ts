@@ -96,11 +96,6 @@ export class Router {
     return skipEjected(order, entry.all, health);
   }
 
-  /** True when `model` has its own policy. */
-  hasPolicy(model: string): boolean {
-    return this.#routes.has(model);
-  }
-
   /** The models that have a policy. */
   policyModels(): string[] {
     return [...this.#routes.keys()];

@@ -14,7 +14,7 @@ import { UpstreamHealth } from "./upstream_health.ts";
 const decoder = new TextDecoder();
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
- * The only client headers sent upstream besides Content-Type and the request id. Credentials never are; an allow list
+ * The only client headers sent upstream besides the request id (Content-Type is always JSON). Credentials never are; an allow list
  * is also much cheaper than copying and filtering every header.
  */
 const FORWARDED_HEADERS = ["accept", "user-agent", "traceparent", "tracestate"];
@@ -71,8 +71,14 @@ export class Gateway {
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       hooks: {
-        onUpstreamError: (upstream, kind) => metrics.upstreamErrors.labels(upstream, kind).inc(),
-        onRetry: (upstream) => metrics.retries.labels(upstream).inc(),
+        onUpstreamError: (upstream, { kind, requestId, detail }) => {
+          metrics.upstreamErrors.labels(upstream, kind).inc();
+          log("warn", "upstream attempt failed", { request_id: requestId, upstream, kind, error: detail });
+        },
+        onRetry: (upstream, { requestId }) => {
+          metrics.retries.labels(upstream).inc();
+          log("info", "retrying on another upstream", { request_id: requestId, upstream });
+        },
       },
     });
     const defaultUpstream = config.defaultUpstream ? config.upstreams.get(config.defaultUpstream) : undefined;
@@ -111,8 +117,10 @@ export class Gateway {
         case "/v1/models":
           return await this.#models(request, { info, headers });
         case "/health":
+          requireMethod(request, "GET");
           return this.#probe(info, { status: 200, body: '{"status":"ok"}', headers });
         case "/ready": {
+          requireMethod(request, "GET");
           const state = this.ready();
           const body = JSON.stringify(
             state.ready ? { status: "ready" } : { status: "not ready", reason: state.reason },
@@ -145,9 +153,9 @@ export class Gateway {
       ? ctx.error
       : new HttpError(500, "Internal gateway error.", { code: "internal_error", cause: ctx.error });
     const status = httpError.status;
-    if (info.model !== undefined) {
-      this.metrics.requests.labels(this.metrics.modelLabel(info.model), "", String(status)).inc();
-    }
+    // Refused before the body was read (401, 404, 405, 413): counted with an empty model.
+    const model = info.model === undefined ? "" : this.metrics.modelLabel(info.model);
+    this.metrics.requests.labels(model, "", String(status)).inc();
     this.#logRequest(info, { status, error: httpError.message }, status >= 500 ? "error" : "info");
     if (status === 500) log("error", "unexpected error", { request_id: info.requestId, error: String(ctx.error) });
     return errorResponse(httpError, ctx.headers);
@@ -188,11 +196,11 @@ export class Gateway {
         param: "model",
       });
     }
-    await this.#limit(identity, headers);
+    await this.#limit(identity, { headers, requestId: info.requestId });
 
     const upstreamHeaders: Array<[string, string]> = [
       ["x-request-id", info.requestId],
-      ["content-type", request.headers.get("content-type") ?? "application/json"],
+      ["content-type", "application/json"], // the body parsed as JSON, whatever the client declared (curl -d: a form)
     ];
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers.get(name);
@@ -203,6 +211,7 @@ export class Gateway {
     metrics.inFlight.inc();
     metrics.overhead.observe((performance.now() - info.startedAt) / 1000);
     return await this.#proxy.forward({
+      requestId: info.requestId,
       endpoint,
       body,
       headers: upstreamHeaders,
@@ -230,7 +239,7 @@ export class Gateway {
     this.#logRequest(info, outcome, outcome.status >= 500 ? "warn" : "info");
   }
 
-  async #limit(identity: KeyIdentity, headers: Headers): Promise<void> {
+  async #limit(identity: KeyIdentity, ctx: { headers: Headers; requestId: string }): Promise<void> {
     if (identity.rpm <= 0) return;
     let decision: RateDecision;
     try {
@@ -238,14 +247,14 @@ export class Gateway {
       decision = answer instanceof Promise ? await answer : answer; // the in-memory limiter answers at once
     } catch (error) {
       this.metrics.redisErrors.inc();
-      logRedisError(error, this.config.rateLimitFail);
+      logRedisError(error, { failMode: this.config.rateLimitFail, requestId: ctx.requestId });
       if (this.config.rateLimitFail === "open") return;
       throw new HttpError(503, "Rate limiting is unavailable; try again shortly.", {
         code: "rate_limiter_unavailable",
         headers: { "retry-after": "1" },
       });
     }
-    rateLimitHeaders(decision, headers);
+    rateLimitHeaders(decision, ctx.headers);
     if (!decision.allowed) {
       this.metrics.rateLimited.labels(identity.name).inc();
       throw new HttpError(429, `Rate limit reached: ${decision.limit} requests per minute for this key.`, {
@@ -283,13 +292,14 @@ export class Gateway {
 let lastRedisLog = -Infinity;
 
 /** Logs a Redis failure at most once per second (each failed call is counted in nexus_redis_errors_total). */
-function logRedisError(error: unknown, failMode: string): void {
+function logRedisError(error: unknown, ctx: { failMode: string; requestId?: string }): void {
   const now = performance.now();
   if (now - lastRedisLog < 1000) return;
   lastRedisLog = now;
   log("warn", "redis rate limiter failed", {
+    request_id: ctx.requestId,
     error: error instanceof Error ? error.message : String(error),
-    fail_mode: failMode,
+    fail_mode: ctx.failMode,
   });
 }
 
@@ -298,7 +308,7 @@ export function createGateway(config: Config, options: { client?: UpstreamClient
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter(config.redisUrl, {
       timeoutMs: config.redisTimeoutMs,
-      onError: (error) => logRedisError(error, config.rateLimitFail),
+      onError: (error) => logRedisError(error, { failMode: config.rateLimitFail }),
     })
     : new MemoryRateLimiter();
   return new Gateway({ config, metrics: new Metrics(), limiter, client: options.client });
@@ -312,13 +322,14 @@ export function pathOf(url: string): string {
   return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
-function requireMethod(request: Request, method: string): void {
-  if (request.method !== method) {
-    throw new HttpError(405, `Method ${request.method} is not allowed here; use ${method}.`, {
-      code: "method_not_allowed",
-      headers: { allow: method },
-    });
-  }
+/** Throws a 405 unless the request uses `method` (HEAD counts as GET). */
+function requireMethod(request: Request, method: "GET" | "POST"): void {
+  if (request.method === method || (method === "GET" && request.method === "HEAD")) return;
+  const allow = method === "GET" ? "GET, HEAD" : method;
+  throw new HttpError(405, `Method ${request.method} is not allowed here; use ${method}.`, {
+    code: "method_not_allowed",
+    headers: { allow },
+  });
 }
 
 /** Reads the request body, refusing more than `limit` bytes (declared or actually sent) with a 413. */

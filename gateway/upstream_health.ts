@@ -53,9 +53,4 @@ export class UpstreamHealth {
       this.#options.onEject?.(name);
     }
   }
-
-  /** Names currently ejected. */
-  ejected(): string[] {
-    return [...this.#ejectedUntil.keys()].filter((name) => this.isEjected(name));
-  }
 }

@@ -31,6 +31,19 @@ export interface Backend {
   workload: "deployment" | "inferenceService";
 }
 
+/**
+ * What vLLM, SGLang and KServe's runtimes share: one GPU, minutes to load a model, a gated model's HF_TOKEN, and USER
+ * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set).
+ */
+const modelServer = {
+  env: { USER: "nexus" },
+  gpu: 1,
+  slowStart: true,
+  runAsUser: 1000,
+  tmpSize: "10Gi",
+  hfToken: true,
+} as const;
+
 /** The backends, keyed by `workers.<name>.backend`. */
 export const backendRecords: Record<(typeof backends)[number], Backend> = {
   mock: {
@@ -55,12 +68,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     basePath: "",
     command: ["vllm", "serve"],
     args: ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000"],
-    env: {},
-    gpu: 1,
-    slowStart: true,
-    runAsUser: 1000,
-    tmpSize: "10Gi",
-    hfToken: true,
+    ...modelServer,
     workload: "deployment",
   },
   sglang: {
@@ -70,12 +78,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     basePath: "",
     command: ["python3", "-m", "sglang.launch_server"],
     args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
-    env: {},
-    gpu: 1,
-    slowStart: true,
-    runAsUser: 1000,
-    tmpSize: "10Gi",
-    hfToken: true,
+    ...modelServer,
     workload: "deployment",
   },
   kserve: {
@@ -85,12 +88,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     basePath: "/openai",
     command: [],
     args: [],
-    env: {},
-    gpu: 1,
-    slowStart: true,
-    runAsUser: 1000,
-    tmpSize: "10Gi",
-    hfToken: true,
+    ...modelServer,
     workload: "inferenceService",
   },
 };

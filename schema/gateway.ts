@@ -105,6 +105,8 @@ export const gateway = z.strictObject({
   drainGraceSeconds: z.int().min(0).default(25).describe(
     "Seconds in-flight streams get after SIGTERM (GATEWAY_DRAIN_GRACE_SECONDS); the pod's grace period is 5 more.",
   ),
-  env: stringMap("Extra environment variables (other GATEWAY_* settings)."),
+  env: stringMap(
+    "Extra environment variables (other GATEWAY_* settings); the ones the chart sets from values are refused.",
+  ),
   expose,
 }).prefault({}).describe("The gateway.");

@@ -42,6 +42,10 @@ export const values = z.strictObject({
     enabled: z.boolean().default(false).describe(
       "Create NetworkPolicies: workers and Redis accept traffic only from the gateway.",
     ),
+    metricsFrom: z.array(z.record(z.string(), z.unknown())).default([]).describe(
+      "NetworkPolicy peers (e.g. a namespaceSelector for your Prometheus) also let into the workers' http port to " +
+        "scrape /metrics (the API shares that port).",
+    ),
   }).prefault({}).describe("NetworkPolicies."),
   serviceMonitor: z.strictObject({
     enabled: z.boolean().default(false).describe("Create a ServiceMonitor (monitoring.coreos.com/v1)."),

@@ -35,6 +35,10 @@ const cache = z.strictObject({
   sizeLimit: z.string().default("20Gi").describe("emptyDir size limit."),
   size: z.string().default("50Gi").describe("PVC size (type pvc)."),
   storageClassName: z.string().default("").describe("PVC storage class (type pvc); empty: the cluster default."),
+  accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]).default("ReadWriteOnce").describe(
+    "PVC access mode (type pvc). ReadWriteOnce holds replicas to one node; with autoscaling across GPU nodes use " +
+      "ReadWriteMany storage (NFS, CephFS, Filestore, EFS).",
+  ),
   existingClaim: z.string().default("").describe("Use this existing PVC instead of creating one (type pvc)."),
 }).prefault({}).describe("Model cache mounted at /data (HF_HOME points there).");
 
@@ -60,7 +64,7 @@ export const worker = z.strictObject({
     pullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent").describe("Image pull policy."),
   }).prefault({}).describe("Container image; empty fields take the backend's default."),
   args: z.array(z.string()).default([]).describe("Extra arguments appended to the backend's command line."),
-  env: stringMap("Extra environment variables for the worker container."),
+  env: stringMap("Extra environment variables for the worker container (not the ones the chart sets, e.g. MODEL_ID)."),
   replicas: z.int().min(0).default(1).describe("Replicas when autoscaling is off."),
   gpu: z.int().min(0).optional().describe(
     "nvidia.com/gpu per replica; above 0 makes this a GPU worker, scheduled on gpuPool. " +

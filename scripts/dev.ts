@@ -61,14 +61,22 @@ function start(name: string, options: { script: string; env: Record<string, stri
   return { name, process, output };
 }
 
-const children = [
-  start("worker", { script: "worker/main.ts", env: envWith(workerDefaults) }),
-  start("gateway", { script: "gateway/main.ts", env: envWith(gatewayDefaults) }),
-];
+/** Waits until `url` answers 2xx: "up"; or the child exits ("exited"), we stop, or a minute passes ("timeout"). */
+async function answers(url: string, child: Child): Promise<"up" | "exited" | "timeout"> {
+  let exited = false;
+  child.process.status.then(() => exited = true);
+  for (const deadline = Date.now() + 60_000; !exited && !stopping && Date.now() < deadline;) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await response.body?.cancel();
+      if (response.ok) return "up";
+    } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return exited ? "exited" : "timeout";
+}
 
-const port = Deno.env.get("GATEWAY_PORT") || gatewayDefaults.GATEWAY_PORT;
-console.log(`[dev] gateway on http://127.0.0.1:${port} (key: dev-key, model: mock-worker); Ctrl-C stops both`);
-
+const children: Child[] = [];
 let stopping = false;
 function stopAll(signal: Deno.Signal): void {
   if (stopping) return;
@@ -82,6 +90,25 @@ function stopAll(signal: Deno.Signal): void {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => stopAll("SIGTERM"));
+}
+
+// The worker first, so the gateway's first request never finds it still starting (a 502).
+const worker = start("worker", { script: "worker/main.ts", env: envWith(workerDefaults) });
+children.push(worker);
+const workerPort = Deno.env.get("WORKER_PORT") || workerDefaults.WORKER_PORT;
+const workerState = await answers(`http://127.0.0.1:${workerPort}/health`, worker);
+if (workerState === "up") {
+  const gateway = start("gateway", { script: "gateway/main.ts", env: envWith(gatewayDefaults) });
+  children.push(gateway);
+  const port = Deno.env.get("GATEWAY_PORT") || gatewayDefaults.GATEWAY_PORT;
+  if (await answers(`http://127.0.0.1:${port}/health`, gateway) === "up") {
+    console.log(`[dev] gateway on http://127.0.0.1:${port} (key: dev-key, model: mock-worker); Ctrl-C stops both`);
+  }
+} else if (workerState === "timeout" && !stopping) {
+  console.error(`[dev] the worker did not answer on :${workerPort}/health in a minute; stopping`);
+  stopAll("SIGTERM");
+  await worker.process.status;
+  Deno.exit(1);
 }
 
 const first = await Promise.race(children.map(async (child) => ({ child, status: await child.process.status })));

@@ -4,5 +4,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 for step in deno redis chart_tools cluster_tools; do
-  if [ -f "$here/install/$step.sh" ]; then bash "$here/install/$step.sh"; fi
+  bash "$here/install/$step.sh"
 done

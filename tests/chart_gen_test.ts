@@ -33,3 +33,28 @@ Deno.test("gen:check fails and names the stale file when a generated file drifts
     await Deno.remove(copy, { recursive: true });
   }
 });
+
+Deno.test("a preset that drifts from the values schema fails to type-check", async () => {
+  const copy = await Deno.makeTempDir();
+  try {
+    const cp = await new Deno.Command("cp", { args: ["-r", `${repoRoot}/schema`, copy] }).output();
+    assert.ok(cp.success);
+    const presets = `${copy}/schema/presets.ts`;
+    const text = await Deno.readTextFile(presets);
+    const drifted = text.replace(
+      'gateway: { defaultUpstream: "vllm" },',
+      'gateway: { defaultUpstream: "vllm", replicaz: 2 },',
+    );
+    assert.notEqual(drifted, text, "the gpu preset's gateway values were found");
+    await Deno.writeTextFile(presets, drifted);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--config", `${repoRoot}/deno.json`, presets],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(out.code, 0, "deno check accepted a preset with an unknown key");
+    assert.match(new TextDecoder().decode(out.stderr), /'replicaz' does not exist in type/);
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});

@@ -3,7 +3,7 @@
  * from ../shared/crds, both committed under tests/schemas/ (generated from the test cluster's own API server).
  */
 import assert from "node:assert/strict";
-import { presetFiles, type RenderCase, rendered, run, scenarioFiles } from "./support/chart.ts";
+import { everyFileCase, type RenderCase, rendered, run } from "./support/chart.ts";
 import { repoRoot } from "./support/paths.ts";
 
 const schemas = `${repoRoot}/tests/schemas`;
@@ -33,12 +33,11 @@ function kubernetesVersion(): string {
 }
 
 const cases: RenderCase[] = [
-  {},
-  ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] })),
+  ...everyFileCase,
   { values: { gateway: { expose: { mode: "ingress", ingress: { tls: { enabled: true } } } } } },
   {
     values: {
-      networkPolicy: { enabled: true },
+      networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { team: "monitoring" } } }] },
       serviceMonitor: { enabled: true },
       grafanaDashboard: { enabled: true },
       hfToken: { value: "hf_x" },

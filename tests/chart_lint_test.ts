@@ -1,7 +1,7 @@
 /** helm lint on every preset and `ct lint` with ct.yaml and the pinned ../shared/ct configuration. */
 import assert from "node:assert/strict";
 import { chartDir, presetFiles, run } from "./support/chart.ts";
-import { sharedDir } from "./support/paths.ts";
+import { repoRoot, sharedDir } from "./support/paths.ts";
 
 Deno.test("helm lint --strict passes on the defaults and on every preset", async () => {
   const cases = [[], ...presetFiles.map((f) => ["-f", `${chartDir}/${f}`])];
@@ -19,4 +19,23 @@ Deno.test("ct lint passes with ct.yaml and the lintconf and Chart.yaml schema fr
   assert.match(result.stdout + result.stderr, /All charts linted successfully/);
   // ct lints once per ci/*-values.yaml scenario.
   assert.match(result.stdout + result.stderr, /ci\/gatewayapi-values\.yaml/);
+});
+
+Deno.test("helm, ct, kubeconform and yamllint are the versions scripts/install/chart_tools.sh pins", async () => {
+  const script = await Deno.readTextFile(`${repoRoot}/scripts/install/chart_tools.sh`);
+  const pinned = (name: string) => script.match(new RegExp(`^${name}_VERSION=(\\S+)$`, "m"))?.[1];
+  const cases: Array<[string, string[], string | undefined]> = [
+    ["helm", ["version", "--short"], pinned("HELM")],
+    ["ct", ["version"], pinned("CT")],
+    ["kubeconform", ["-v"], pinned("KUBECONFORM")],
+    ["yamllint", ["--version"], pinned("YAMLLINT")],
+  ];
+  for (const [tool, args, version] of cases) {
+    assert.ok(version, `chart_tools.sh pins ${tool}`);
+    const out = await run(tool, args);
+    assert.ok(
+      out.stdout.includes(version),
+      `${tool} ${args.join(" ")} reports ${version}:\n${out.stdout}${out.stderr}`,
+    );
+  }
 });

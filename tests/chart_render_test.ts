@@ -3,27 +3,17 @@ import assert from "node:assert/strict";
 import {
   chartDir,
   containers,
+  everyFileCase,
   helmTemplate,
   type Manifest,
   manifests,
+  named,
   ofKind,
   podSpec,
-  presetFiles,
-  type RenderCase,
   rendered,
   run,
-  scenarioFiles,
+  workloads,
 } from "./support/chart.ts";
-
-const everyFileCase: RenderCase[] = [{}, ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] }))];
-
-/** Workloads of a rendering with their pod specs. */
-function workloads(objects: Manifest[]): Array<{ obj: Manifest; spec: Manifest }> {
-  return objects.flatMap((obj) => {
-    const spec = podSpec(obj);
-    return spec ? [{ obj, spec }] : [];
-  });
-}
 
 function gpuLimit(spec: Manifest): unknown {
   return containers(spec).map((c) => c.resources?.limits?.["nvidia.com/gpu"]).find((v) => v !== undefined);
@@ -73,6 +63,56 @@ Deno.test("GPU workers get the GPU pool and an nvidia.com/gpu limit, and nothing
   assert.ok(gpuWorkers >= 6, "the presets and scenarios contain GPU workers");
 });
 
+Deno.test("values-mock.yaml renders what the chart renders with no values", async () => {
+  const [none, mock] = await Promise.all([rendered({}), rendered({ files: ["values-mock.yaml"] })]);
+  // The generated key differs between any two renderings; everything else is the same.
+  const withoutSecrets = (objects: Manifest[]) => objects.filter((o) => o.kind !== "Secret");
+  assert.deepEqual(withoutSecrets(mock.objects), withoutSecrets(none.objects));
+});
+
+Deno.test("a worker's image, args, env and resources reach its container after the backend's own", async () => {
+  const { objects } = await rendered({
+    values: {
+      workers: {
+        vllm: {
+          backend: "vllm",
+          model: "m",
+          image: { repository: "my/vllm", tag: "v9" },
+          args: ["--max-model-len", "8192"],
+          env: { VLLM_LOGGING_LEVEL: "DEBUG" },
+          resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { memory: "9Gi" } },
+        },
+      },
+      gpuPool: {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{
+                matchExpressions: [{
+                  key: "nvidia.com/gpu.product",
+                  operator: "In",
+                  values: ["NVIDIA-H100-80GB-HBM3"],
+                }],
+              }],
+            },
+          },
+        },
+      },
+    },
+  });
+  const pod = podSpec(named(objects, "Deployment", "nexus-vllm"))!;
+  const c = pod.containers[0];
+  assert.equal(c.image, "my/vllm:v9");
+  assert.deepEqual(c.args, ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000", "--max-model-len", "8192"]);
+  assert.equal(c.env.find((e: Manifest) => e.name === "VLLM_LOGGING_LEVEL").value, "DEBUG");
+  assert.deepEqual(c.resources, {
+    requests: { cpu: "2", memory: "8Gi" },
+    limits: { memory: "9Gi", "nvidia.com/gpu": 1 },
+  });
+  assert.ok(pod.affinity.nodeAffinity, "the GPU pool's affinity applies to the GPU worker");
+  assert.equal(podSpec(named(objects, "Deployment", "nexus-gateway"))!.affinity, undefined, "but not the gateway");
+});
+
 Deno.test("the sglang preset canaries 10% of Llama 3 from vLLM to SGLang, both on the GPU pool", async () => {
   const { objects } = await rendered({ files: ["values-sglang.yaml"] });
   const data = configMap(objects);
@@ -95,12 +135,12 @@ Deno.test("a worker can override the GPU pool; a mock with a gpu count becomes a
       gpuPool: { runtimeClassName: "nvidia" },
     },
   });
-  const vllm = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-vllm")!)!;
+  const vllm = podSpec(named(objects, "Deployment", "nexus-vllm"))!;
   assert.equal(vllm.tolerations, undefined, "tolerations removed by the override");
   assert.deepEqual(vllm.nodeSelector, { pool: "h100" });
   assert.equal(vllm.runtimeClassName, "nvidia");
   assert.equal(gpuLimit(vllm), 1, "vllm defaults to one GPU");
-  const mock = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!)!;
+  const mock = podSpec(named(objects, "Deployment", "nexus-mock"))!;
   assert.ok(hasGpuPool(mock), "a mock with gpu: 2 is placed on the pool");
   assert.equal(gpuLimit(mock), 2);
 });
@@ -116,7 +156,7 @@ Deno.test("each exposure mode renders exactly its own objects", async () => {
     assert.equal(lb.length, mode === "loadBalancer" ? 1 : 0, `${mode}: LoadBalancer services`);
     assert.equal(ingresses.length, mode === "ingress" ? 1 : 0, `${mode}: ingresses`);
     assert.equal(routes.length, mode === "gatewayAPI" ? 1 : 0, `${mode}: HTTPRoutes`);
-    const gatewayService = ofKind(objects, "Service").find((s) => s.metadata.name === "nexus-gateway");
+    const gatewayService = named(objects, "Service", "nexus-gateway");
     assert.equal(gatewayService?.spec.type, "ClusterIP", `${mode}: the ClusterIP Service is always there`);
   }
   const ingress = ofKind(results[2].objects, "Ingress")[0];
@@ -191,7 +231,7 @@ Deno.test("the gateway ConfigMap carries the env contract and the pod reads keys
   ) assert.ok(key in data, `${key} in the ConfigMap`);
   assert.ok(!("GATEWAY_API_KEYS" in data));
   assert.equal(data.REDIS_URL, "redis://nexus-redis:6379");
-  const gateway = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!;
+  const gateway = podSpec(named(objects, "Deployment", "nexus-gateway"))!;
   const keysEnv = gateway.containers[0].env.find((e: Manifest) => e.name === "GATEWAY_API_KEYS");
   assert.deepEqual(keysEnv.valueFrom.secretKeyRef, { name: "nexus-gateway", key: "GATEWAY_API_KEYS" });
   assert.ok(gateway.terminationGracePeriodSeconds > Number(data.GATEWAY_DRAIN_GRACE_SECONDS));
@@ -217,17 +257,17 @@ Deno.test("no secret value appears in any ConfigMap", async () => {
     const text = JSON.stringify(cm);
     for (const secret of secrets) assert.ok(!text.includes(secret), `${cm.metadata.name} leaks ${secret}`);
   }
-  const gatewaySecret = ofKind(objects, "Secret").find((s) => s.metadata.name === "nexus-gateway")!;
+  const gatewaySecret = named(objects, "Secret", "nexus-gateway");
   assert.equal(atob(gatewaySecret.data.GATEWAY_API_KEYS), "sekret-key-one,sekret-key-two");
   assert.equal(atob(gatewaySecret.data.REDIS_URL), secrets[2]);
-  const hf = ofKind(objects, "Secret").find((s) => s.metadata.name === "nexus-model-worker-secrets")!;
+  const hf = named(objects, "Secret", "nexus-model-worker-secrets");
   assert.equal(atob(hf.data.HF_TOKEN), secrets[3]);
 });
 
 Deno.test("without keys the chart generates a random one, never a fixed default", async () => {
   const [a, b] = await Promise.all([helmTemplate({}), helmTemplate({})]);
   const key = (text: string) => {
-    const secret = ofKind(manifests(text), "Secret").find((s) => s.metadata.name === "nexus-gateway")!;
+    const secret = named(manifests(text), "Secret", "nexus-gateway");
     return atob(secret.data.GATEWAY_API_KEYS);
   };
   assert.match(key(a.stdout), /^nx-[A-Za-z0-9]{40}$/);
@@ -238,14 +278,14 @@ Deno.test("without keys the chart generates a random one, never a fixed default"
 Deno.test("existingSecret replaces the chart's key Secret", async () => {
   const { objects } = await rendered({ values: { gateway: { existingSecret: "my-keys" } } });
   assert.equal(ofKind(objects, "Secret").length, 0);
-  const gateway = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!;
+  const gateway = podSpec(named(objects, "Deployment", "nexus-gateway"))!;
   const env = gateway.containers[0].env.find((e: Manifest) => e.name === "GATEWAY_API_KEYS");
   assert.equal(env.valueFrom.secretKeyRef.name, "my-keys");
 });
 
 Deno.test("the GPU preset runs vLLM with HF_TOKEN from model-worker-secrets, /data cache and a startupProbe", async () => {
   const { objects } = await rendered({ files: ["values-gpu.yaml"] });
-  const vllm = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-vllm")!;
+  const vllm = named(objects, "Deployment", "nexus-vllm");
   const c = podSpec(vllm)!.containers[0];
   assert.deepEqual(c.command, ["vllm", "serve"]);
   assert.equal(c.args[0], "$(MODEL_ID)");
@@ -264,30 +304,17 @@ Deno.test("the GPU preset runs vLLM with HF_TOKEN from model-worker-secrets, /da
   assert.ok(!mockless.includes("nexus-mock"));
 });
 
-Deno.test("mock workers have no startupProbe; a PVC cache renders a claim", async () => {
+Deno.test("mock workers have no startupProbe; a PVC cache renders a claim with the chosen access mode", async () => {
   const { objects } = await rendered({ values: { workers: { mock: { cache: { type: "pvc", size: "5Gi" } } } } });
-  const mock = podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!)!;
+  const mock = podSpec(named(objects, "Deployment", "nexus-mock"))!;
   assert.equal(mock.containers[0].startupProbe, undefined);
   assert.equal(mock.volumes.find((v: Manifest) => v.name === "cache").persistentVolumeClaim.claimName, "nexus-mock");
   assert.equal(ofKind(objects, "PersistentVolumeClaim")[0].spec.resources.requests.storage, "5Gi");
-});
-
-Deno.test("every container runs non-root, read-only, without capabilities, with requests and probes", async () => {
-  const all = await Promise.all(everyFileCase.map(rendered));
-  for (const r of all) {
-    for (const { obj, spec } of workloads(r.objects)) {
-      const where = `${obj.kind}/${obj.metadata.name}`;
-      assert.equal(spec.securityContext?.runAsNonRoot, true, `${where} runAsNonRoot`);
-      assert.equal(spec.securityContext?.seccompProfile?.type, "RuntimeDefault", `${where} seccomp`);
-      for (const c of containers(spec)) {
-        assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"], `${where} drops ALL`);
-        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where} no escalation`);
-        assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${where} has requests`);
-        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where} read-only root`);
-        if (obj.kind === "Deployment") assert.ok(c.livenessProbe && c.readinessProbe, `${where} has probes`);
-      }
-    }
-  }
+  assert.deepEqual(ofKind(objects, "PersistentVolumeClaim")[0].spec.accessModes, ["ReadWriteOnce"]);
+  const shared = await rendered({
+    values: { workers: { mock: { cache: { type: "pvc", accessMode: "ReadWriteMany" } } } },
+  });
+  assert.deepEqual(ofKind(shared.objects, "PersistentVolumeClaim")[0].spec.accessModes, ["ReadWriteMany"]);
 });
 
 Deno.test("a config change rolls the gateway pods through checksum/config", async () => {
@@ -296,10 +323,83 @@ Deno.test("a config change rolls the gateway pods through checksum/config", asyn
     rendered({ values: { gateway: { rateLimit: { rpm: 30 } } } }),
   ]);
   const checksum = (objects: Manifest[]) =>
-    ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!.spec.template.metadata
+    named(objects, "Deployment", "nexus-gateway").spec.template.metadata
       .annotations["checksum/config"];
   assert.match(checksum(a.objects), /^[0-9a-f]{64}$/);
   assert.notEqual(checksum(a.objects), checksum(b.objects));
+});
+
+Deno.test("the gateway gets a Deployment, ClusterIP Service, ServiceAccount, CPU HPA and PDB", async () => {
+  const { objects } = await rendered({});
+  const pod = podSpec(named(objects, "Deployment", "nexus-gateway"))!;
+  assert.equal(pod.serviceAccountName, named(objects, "ServiceAccount", "nexus-gateway").metadata.name);
+  assert.equal(named(objects, "Service", "nexus-gateway").spec.type, "ClusterIP");
+  const hpa = named(objects, "HorizontalPodAutoscaler", "nexus-gateway");
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "nexus-gateway" });
+  assert.equal(hpa.spec.metrics[0].resource.name, "cpu");
+  const pdb = named(objects, "PodDisruptionBudget", "nexus-gateway");
+  assert.deepEqual(
+    pdb.spec.selector.matchLabels,
+    named(objects, "Deployment", "nexus-gateway").spec.selector.matchLabels,
+  );
+});
+
+Deno.test("workers scale on CPU by default, as in the seed", async () => {
+  const { objects } = await rendered({});
+  const hpa = named(objects, "HorizontalPodAutoscaler", "nexus-mock");
+  assert.equal(hpa.spec.scaleTargetRef.name, "nexus-mock");
+  assert.deepEqual(hpa.spec.metrics[0].resource, {
+    name: "cpu",
+    target: { type: "Utilization", averageUtilization: 70 },
+  });
+  assert.equal(named(objects, "Deployment", "nexus-mock").spec.replicas, undefined, "the HPA owns the replica count");
+});
+
+Deno.test("checksum annotations roll the pods whose keys, settings or HF token change, and only those", async () => {
+  const base = { workers: { vllm: { backend: "vllm", model: "m" } } };
+  const cases = [
+    base,
+    { ...base, gateway: { apiKeys: ["a-new-key-123"] } },
+    { workers: { vllm: { backend: "vllm", model: "m", env: { VLLM_LOGGING_LEVEL: "DEBUG" } } } },
+    { ...base, hfToken: { existingSecret: "other-hf-secret" } },
+  ];
+  const all = await Promise.all(cases.map((values) => rendered({ values })));
+  const annotations = (i: number, name: string) =>
+    named(all[i].objects, "Deployment", name).spec.template.metadata.annotations;
+  const [gateway, vllm] = [(i: number) => annotations(i, "nexus-gateway"), (i: number) => annotations(i, "nexus-vllm")];
+  assert.notEqual(gateway(1)["checksum/secret"], gateway(0)["checksum/secret"], "new keys roll the gateway");
+  assert.equal(vllm(1)["checksum/config"], vllm(0)["checksum/config"], "new gateway keys leave the workers alone");
+  assert.notEqual(vllm(2)["checksum/config"], vllm(0)["checksum/config"], "a worker setting rolls that worker");
+  assert.equal(gateway(2)["checksum/config"], gateway(0)["checksum/config"], "worker env leaves the gateway alone");
+  assert.notEqual(vllm(3)["checksum/config"], vllm(0)["checksum/config"], "a new HF_TOKEN source rolls the worker");
+});
+
+Deno.test("SGLang and KServe workers get HF_TOKEN from model-worker-secrets; SGLang gets a startupProbe", async () => {
+  const [sglang, kserve] = await Promise.all([
+    rendered({ files: ["values-sglang.yaml"] }),
+    rendered({ files: ["values-kserve.yaml"] }),
+  ]);
+  const hfRef = (container: Manifest) =>
+    container.env.find((e: Manifest) => e.name === "HF_TOKEN")?.valueFrom?.secretKeyRef;
+  const c = podSpec(named(sglang.objects, "Deployment", "nexus-sglang"))!.containers[0];
+  assert.equal(hfRef(c)?.name, "model-worker-secrets");
+  assert.equal(c.startupProbe.httpGet.path, "/health");
+  assert.ok(c.startupProbe.failureThreshold * c.startupProbe.periodSeconds >= 600, "minutes to load a model");
+  const predictor = named(kserve.objects, "InferenceService", "nexus-llama").spec.predictor;
+  assert.equal(hfRef(predictor.model)?.name, "model-worker-secrets");
+});
+
+Deno.test("the ServiceMonitor selects the gateway's and the workers' Services on their http port", async () => {
+  const { objects } = await rendered({ values: { serviceMonitor: { enabled: true } } });
+  const monitor = ofKind(objects, "ServiceMonitor")[0];
+  const selector: Record<string, string> = monitor.spec.selector.matchLabels;
+  const selected = ofKind(objects, "Service").filter((s) =>
+    Object.entries(selector).every(([k, v]) => s.metadata.labels[k] === v)
+  );
+  assert.deepEqual(selected.map((s) => s.metadata.name).sort(), ["nexus-gateway", "nexus-mock"]);
+  for (const service of selected) {
+    assert.ok(service.spec.ports.some((p: Manifest) => p.name === monitor.spec.endpoints[0].port));
+  }
 });
 
 Deno.test("names stay within 63 characters and carry the standard labels", async () => {
@@ -312,22 +412,6 @@ Deno.test("names stay within 63 characters and carry the standard labels", async
     }
     assert.ok(obj.metadata.labels["helm.sh/chart"]);
   }
-});
-
-Deno.test("networkPolicy lets only the gateway reach workers and Redis", async () => {
-  const { objects } = await rendered({ values: { networkPolicy: { enabled: true } } });
-  const policies = ofKind(objects, "NetworkPolicy");
-  assert.equal(policies.length, 2);
-  for (const p of policies) {
-    assert.deepEqual(p.spec.ingress[0].from[0].podSelector.matchLabels, {
-      "app.kubernetes.io/instance": "nexus",
-      "nexus.io/role": "gateway",
-    });
-  }
-  const gatewayPods = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!;
-  assert.equal(gatewayPods.spec.template.metadata.labels["nexus.io/role"], "gateway");
-  const workerPods = ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-mock")!;
-  assert.equal(workerPods.spec.template.metadata.labels["nexus.io/role"], "worker");
 });
 
 Deno.test("serviceMonitor and grafanaDashboard render when enabled and chart nexus_* and vllm:* metrics", async () => {
@@ -377,16 +461,29 @@ Deno.test("NOTES tells how to read the generated key and reach the gateway in ea
         `gateway.expose.mode=${mode}`,
       ]);
       assert.equal(out.code, 0, out.stderr);
-      return ofKind(manifests(out.stdout), "ConfigMap").find((c) => c.metadata.name === "notes")!.data.notes as string;
+      return named(manifests(out.stdout), "ConfigMap", "notes").data.notes as string;
     };
     const clusterIP = await notes("clusterIP");
     assert.match(clusterIP, /generated one/);
     assert.match(clusterIP, /get secret nexus-gateway/);
     assert.match(clusterIP, /port-forward svc\/nexus-gateway 8000:80/);
     assert.match(clusterIP, /"model":"mock-worker"/);
-    assert.match(await notes("loadBalancer"), /get svc nexus-gateway-lb/);
-    assert.match(await notes("ingress"), /Host: gateway.local/);
-    assert.match(await notes("gatewayAPI"), /HTTPRoute nexus-gateway/);
+    const loadBalancer = await notes("loadBalancer");
+    assert.match(loadBalancer, /get svc nexus-gateway-lb -o jsonpath='\{\.status\.loadBalancer\.ingress\[0\]\.ip\}/);
+    const gatewayAPI = await notes("gatewayAPI");
+    assert.match(gatewayAPI, /HTTPRoute nexus-gateway/);
+    assert.match(gatewayAPI, /get gateway nexus-gateway -o jsonpath='\{\.status\.addresses\[0\]\.value\}'/);
+    const byMode = { clusterIP, loadBalancer, ingress: await notes("ingress"), gatewayAPI };
+    for (const [mode, text] of Object.entries(byMode)) {
+      // The smoke test uses $NEXUS_URL: each mode must say how to set it, before the curl lines.
+      const exported = text.indexOf("export NEXUS_URL=");
+      assert.ok(exported >= 0 && exported < text.indexOf("curl"), `${mode}: NOTES set NEXUS_URL before the smoke test`);
+      // Through an Ingress or a Gateway the host picks the route: every curl must send it.
+      const curls = text.split("\n").filter((line) => line.trim().startsWith("curl"));
+      assert.equal(curls.length, 2, mode);
+      const needsHost = mode === "ingress" || mode === "gatewayAPI";
+      for (const curl of curls) assert.equal(curl.includes('-H "Host: gateway.local"'), needsHost, `${mode}: ${curl}`);
+    }
   } finally {
     await Deno.remove(copy, { recursive: true });
   }
@@ -402,8 +499,7 @@ Deno.test("Redis is internal by default, external from a URL or Secret, or absen
   assert.ok(names(internal.objects).includes("Deployment/nexus-redis"));
   assert.ok(names(internal.objects).includes("Service/nexus-redis"));
   for (const r of [external, none]) assert.ok(!names(r.objects).some((n) => n.endsWith("/nexus-redis")));
-  const gatewayEnv = (objects: Manifest[]) =>
-    podSpec(ofKind(objects, "Deployment").find((d) => d.metadata.name === "nexus-gateway")!)!.containers[0].env;
+  const gatewayEnv = (objects: Manifest[]) => podSpec(named(objects, "Deployment", "nexus-gateway"))!.containers[0].env;
   const redisEnv = gatewayEnv(external.objects).find((e: Manifest) => e.name === "REDIS_URL");
   assert.deepEqual(redisEnv.valueFrom.secretKeyRef, { name: "redis-creds", key: "REDIS_URL" });
   assert.ok(!("REDIS_URL" in configMap(external.objects)));

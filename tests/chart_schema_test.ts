@@ -79,6 +79,21 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
     message: /workers\.vllm\.model: set the model id that backend vllm serves/,
   },
   {
+    name: "gateway.env repeating a variable the chart sets",
+    case: { values: { gateway: { env: { GATEWAY_PORT: "9000" } } } },
+    message: /gateway\.env\.GATEWAY_PORT: the chart sets GATEWAY_PORT from gateway\.port/,
+  },
+  {
+    name: "API keys in gateway.env (they would land in the ConfigMap)",
+    case: { values: { gateway: { env: { GATEWAY_API_KEYS: "sekret-key" } } } },
+    message: /gateway\.env\.GATEWAY_API_KEYS: the chart sets GATEWAY_API_KEYS from gateway\.apiKeys/,
+  },
+  {
+    name: "a worker env repeating a variable the chart sets",
+    case: { values: { workers: { mock: { env: { WORKER_PORT: "9" } } } } },
+    message: /workers\.mock\.env\.WORKER_PORT: the chart sets WORKER_PORT itself/,
+  },
+  {
     name: "external Redis without a URL or Secret",
     case: { values: { redis: { mode: "external" } } },
     message: /redis\.external: set url or existingSecret/,

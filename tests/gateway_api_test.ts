@@ -2,26 +2,23 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { assertOpenAI, assertOpenAICompletionChunk } from "./support/openai_schema.ts";
-import { startGateway, startWorker } from "./support/process.ts";
+import { mockGatewayEnv, startGateway, startWorker } from "./support/process.ts";
 import { metricValue, scrape } from "./support/prometheus.ts";
+import { sseData } from "./support/sse.ts";
 
 const KEY = "sk-test-api-0123456789";
 const messages = [{ role: "user" as const, content: "hello" }];
 
-/** Reads an SSE body into its `data:` payloads. */
-async function sseData(response: Response): Promise<string[]> {
-  const text = await response.text();
-  return text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6));
-}
-
 Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) => {
-  await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "2", WORKER_MAX_TOKENS: "6", WORKER_TTFT_MS: "5" });
-  await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_ROUTE_POLICIES: JSON.stringify({ "canary-model": { strategy: "fallback", upstreams: ["mock"] } }),
-    GATEWAY_API_KEYS: `other-key,${KEY}`,
+  await using worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: "2",
+    WORKER_MAX_TOKENS: "6",
+    WORKER_TTFT_MS: "5",
+    WORKER_LOG_REQUESTS: "true",
   });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, `other-key,${KEY}`, {
+    GATEWAY_ROUTE_POLICIES: JSON.stringify({ "canary-model": { strategy: "fallback", upstreams: ["mock"] } }),
+  }));
   const client = new OpenAI({ apiKey: KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
 
   await t.step("a chat completion validates against OpenAI's schema and names its upstream", async () => {
@@ -54,7 +51,6 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
       headers: { "x-api-key": KEY, "content-type": "application/json" },
       body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
     });
-    assert.equal(raw.headers.get("content-type")?.split(";")[0], "text/event-stream");
     assert.equal((await sseData(raw)).at(-1), "[DONE]");
   });
 
@@ -68,6 +64,12 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
       chunks++;
     }
     assert.ok(chunks > 1);
+    const raw = await fetch(`${gateway.url}/v1/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY },
+      body: JSON.stringify({ model: "mock-worker", prompt: "once upon", stream: true }),
+    });
+    assert.equal((await sseData(raw)).at(-1), "[DONE]");
   });
 
   await t.step("/v1/models lists the policy models and the default upstream's models", async () => {
@@ -80,7 +82,7 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     assert.deepEqual(page.data.map((m) => m.id).sort(), ids);
   });
 
-  await t.step("an incoming X-Request-ID is honoured and returned", async () => {
+  await t.step("an incoming X-Request-ID is honoured, returned and reaches the worker without the key", async () => {
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: "POST",
       headers: { "x-api-key": KEY, "x-request-id": "trace-abc.123" },
@@ -93,6 +95,20 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     assert.equal(entry.status, 200);
     assert.equal(entry.model, "mock-worker");
     assert.equal(entry.upstream, "mock");
+    const seen = JSON.parse(await worker.child.waitForLine((l) => l.includes('"request_id":"trace-abc.123"')));
+    assert.deepEqual([seen.path, seen.auth_headers], ["/v1/chat/completions", []]);
+  });
+
+  await t.step("an X-Request-ID that is not 1-128 safe characters is replaced by a new id", async () => {
+    for (const incoming of ["has spaces", "x".repeat(129), 'quote"d']) {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "x-api-key": KEY, "x-request-id": incoming },
+        body: JSON.stringify({ model: "mock-worker", messages }),
+      });
+      await response.body?.cancel();
+      assert.match(response.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, incoming);
+    }
   });
 
   await t.step("/health and /ready answer 200, /metrics exposes nexus_* metrics with tokens from usage", async () => {
@@ -121,17 +137,19 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     const requests = lines.map((l) => JSON.parse(l)).filter((e) => e.msg === "request");
     assert.ok(requests.length >= 7);
     for (const entry of requests) assert.ok(entry.request_id, JSON.stringify(entry));
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      assert.equal(entry.service, "gateway", line);
+      assert.ok(!Number.isNaN(Date.parse(entry.time)) && entry.level && entry.msg, line);
+    }
+    assert.equal(requests.filter((e) => e.request_id === "trace-abc.123").length, 1, "one line per request");
     assert.ok(!gateway.child.output().includes(KEY));
   });
 });
 
 Deno.test("streamed tokens reach the client while the worker is still generating (no buffering)", async () => {
   await using worker = await startWorker({ WORKER_TOKEN_DELAY_MS: "200", WORKER_MAX_TOKENS: "6", WORKER_TTFT_MS: "0" });
-  await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
-  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY));
   const response = await fetch(`${gateway.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "x-api-key": KEY },
@@ -142,6 +160,7 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   while (!received.includes('"content":"')) received += (await reader.read()).value ?? "";
   // The first token is here; the worker must still be generating the rest.
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 1);
+  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 1, "a stream in flight counts");
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -149,4 +168,5 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   }
   assert.ok(received.trimEnd().endsWith("data: [DONE]"));
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 0);
+  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 0);
 });

@@ -1,7 +1,9 @@
 /** Auth, bad input and bad configuration: OpenAI-shaped errors with the right status, and clean startup failures. */
 import assert from "node:assert/strict";
 import { assertOpenAI } from "./support/openai_schema.ts";
-import { runDeno, startGateway, startWorker } from "./support/process.ts";
+import { eventually } from "./support/eventually.ts";
+import { mockGatewayEnv, runDeno, startGateway, startWorker } from "./support/process.ts";
+import { scrape } from "./support/prometheus.ts";
 
 const KEY = "sk-test-errors-9876543210";
 const chat = { model: "mock-worker", messages: [{ role: "user", content: "hi" }] };
@@ -56,6 +58,11 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(await fetch(`${gateway.url}/v1/models`), { status: 401 });
     const empty = await post("/v1/chat/completions", { body: JSON.stringify(chat), headers: { "x-api-key": "" } });
     await expectError(empty, { status: 401 });
+    assert.equal(
+      await scrape(gateway.url, "nexus_requests_total", { model: "", status: "401" }),
+      7,
+      "401s are counted",
+    );
   });
 
   await t.step("malformed JSON, a missing model and missing messages or prompt get 400", async () => {
@@ -92,11 +99,26 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(await post("/v1/chat/completions", { body }), { status: 404, code: "model_not_found" });
   });
 
-  await t.step("unknown paths get 404 and wrong methods 405, both OpenAI-shaped", async () => {
+  await t.step("unknown paths get 404 and wrong methods 405 with Allow, both OpenAI-shaped", async () => {
     await expectError(await fetch(`${gateway.url}/v1/embeddings`, { headers: { "x-api-key": KEY } }), { status: 404 });
-    await expectError(await fetch(`${gateway.url}/v1/chat/completions`, { headers: { "x-api-key": KEY } }), {
-      status: 405,
-    });
+    const wrong: Array<[string, string, string]> = [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["PUT", "/v1/completions", "POST"],
+      ["POST", "/v1/models", "GET, HEAD"],
+      ["POST", "/health", "GET, HEAD"],
+      ["DELETE", "/ready", "GET, HEAD"],
+      ["POST", "/metrics", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of wrong) {
+      const response = await fetch(`${gateway.url}${path}`, { method, headers: { "x-api-key": KEY } });
+      assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
+      await expectError(response, { status: 405, code: "method_not_allowed" });
+    }
+    for (const path of ["/health", "/ready"]) {
+      const head = await fetch(`${gateway.url}${path}`, { method: "HEAD" });
+      await head.body?.cancel();
+      assert.equal(head.status, 200, `HEAD ${path}`);
+    }
   });
 
   await t.step("a key from GATEWAY_API_KEYS_FILE may use only its allowed models", async () => {
@@ -107,6 +129,9 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     await expectError(denied, { status: 403, code: "model_not_allowed" });
     const models = await fetch(`${gateway.url}/v1/models`, { headers: { "x-api-key": "sk-only-m1" } });
     assert.deepEqual((await models.json()).data, []);
+    // Without a default upstream the list is exactly the policies' models.
+    const all = await fetch(`${gateway.url}/v1/models`, { headers: { "x-api-key": KEY } });
+    assert.deepEqual((await all.json()).data.map((m: { id: string }) => m.id), ["mock-worker"]);
   });
 
   await t.step("a key's own rpm from the keys file overrides GATEWAY_RATE_LIMIT_RPM", async () => {
@@ -126,7 +151,7 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
   await Deno.remove(keysFile);
 });
 
-Deno.test("the client's key is never sent upstream; the request id is", async () => {
+Deno.test("the client's key is never sent upstream; the request id and a JSON Content-Type are", async () => {
   const seen: Headers[] = [];
   const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     seen.push(request.headers);
@@ -153,7 +178,56 @@ Deno.test("the client's key is never sent upstream; the request id is", async ()
       assert.equal(headers.get("authorization"), null);
       assert.equal(headers.get("x-api-key"), null);
       assert.equal(headers.get("x-request-id"), "rid-1");
+      assert.equal(headers.get("content-type"), "application/json", "the client sent text/plain");
       for (const [, value] of headers) assert.ok(!value.includes(KEY));
+    }
+  } finally {
+    await upstream.shutdown();
+  }
+});
+
+Deno.test("an upstream's error answer keeps its status and reaches the client in OpenAI's shape", async () => {
+  const answers: Record<string, () => Response> = {
+    "proxy-page": () => new Response("<html>no healthy upstream</html>", { status: 503 }),
+    "vllm-flat": () =>
+      Response.json({ object: "error", message: "max_tokens is too large", type: "BadRequestError", code: 400 }, {
+        status: 400,
+      }),
+    "openai-shaped": () =>
+      Response.json({ error: { message: "slow down", type: "server_error", param: null, code: "busy" } }, {
+        status: 500,
+      }),
+  };
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    return answers[(await request.json()).model]();
+  });
+  try {
+    await using gateway = await startGateway({
+      GATEWAY_UPSTREAMS: `odd=http://127.0.0.1:${upstream.addr.port}`,
+      GATEWAY_DEFAULT_UPSTREAM: "odd",
+      GATEWAY_API_KEYS: KEY,
+      GATEWAY_RATE_LIMIT_RPM: "0",
+    });
+    const ask = (model: string, stream: boolean) =>
+      fetch(`${gateway.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "x-api-key": KEY },
+        body: JSON.stringify({ ...chat, model, stream }),
+      });
+    for (const stream of [false, true]) {
+      const page = await ask("proxy-page", stream);
+      assert.equal(page.headers.get("x-nexus-upstream"), "odd");
+      const pageBody = await page.clone().json();
+      await expectError(page, { status: 503, code: "upstream_error" });
+      assert.match(pageBody.error.message, /no healthy upstream/);
+      const flat = await ask("vllm-flat", stream);
+      const flatBody = await flat.clone().json();
+      await expectError(flat, { status: 400, type: "BadRequestError" });
+      assert.equal(flatBody.error.message, "max_tokens is too large");
+      const shaped = await ask("openai-shaped", stream);
+      const shapedBody = await shaped.clone().json();
+      await expectError(shaped, { status: 500, code: "busy" });
+      assert.equal(shapedBody.error.message, "slow down");
     }
   } finally {
     await upstream.shutdown();
@@ -212,4 +286,29 @@ Deno.test("an upstream slower than GATEWAY_FIRST_BYTE_TIMEOUT_MS gets 504 upstre
   await expectError(response, { status: 504, code: "upstream_timeout" });
   const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
   assert.match(metrics, /nexus_upstream_errors_total\{upstream="slow",kind="timeout"\} 1/);
+});
+
+Deno.test("a stream longer than GATEWAY_REQUEST_TIMEOUT_MS is cut and the upstream request aborted", async () => {
+  await using worker = await startWorker({
+    WORKER_TTFT_MS: "0",
+    WORKER_TOKEN_DELAY_MS: "200",
+    WORKER_MAX_TOKENS: "500",
+  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY, { GATEWAY_REQUEST_TIMEOUT_MS: "1000" }));
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": KEY, "x-request-id": "too-long-1" },
+    body: JSON.stringify({ ...chat, stream: true }),
+  });
+  assert.equal(response.status, 200);
+  const text = await response.text().catch(() => "cut");
+  assert.ok(!text.includes("[DONE]"), "the stream did not finish");
+  const line = await gateway.child.waitForLine((l) => l.includes('"request_id":"too-long-1"'));
+  assert.equal(JSON.parse(line).error, "request timeout");
+  await eventually(
+    async () => await scrape(worker.url, "vllm:request_success_total", { finished_reason: "abort" }) === 1,
+    {
+      what: "the worker counts the abort",
+    },
+  );
 });

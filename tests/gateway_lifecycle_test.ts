@@ -1,18 +1,11 @@
 /** Client aborts, SIGTERM draining and the seed's smoke test through `deno task start` (scripts/dev.ts). */
 import assert from "node:assert/strict";
-import { freePort, spawnDeno, startGateway, startWorker, waitForUrl } from "./support/process.ts";
+import { freePort, mockGatewayEnv, spawnDeno, startGateway, startWorker } from "./support/process.ts";
 import { scrape } from "./support/prometheus.ts";
+import { eventually } from "./support/eventually.ts";
 
 const KEY = "sk-test-lifecycle-112233";
 const messages = [{ role: "user", content: "hi" }];
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 async function refusesConnections(port: number): Promise<boolean> {
   try {
@@ -30,11 +23,7 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
     WORKER_MAX_TOKENS: "50",
     WORKER_TTFT_MS: "0",
   });
-  await using gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
-  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY));
   const aborts = () => scrape(worker.url, "vllm:request_success_total", { finished_reason: "abort" });
 
   await t.step("streamed: closing the stream after the first token", async () => {
@@ -49,8 +38,10 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
     const reader = response.body!.getReader();
     await reader.read();
     controller.abort();
-    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
-    await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, "in-flight back to 0");
+    await eventually(async () => await aborts() === before + 1, { what: "the worker counts an abort" });
+    await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, {
+      what: "in-flight back to 0",
+    });
     assert.equal(await scrape(gateway.url, "nexus_requests_total", { status: "499" }), 1);
   });
 
@@ -63,25 +54,32 @@ Deno.test("a client that goes away aborts the upstream request, streamed or not"
       body: JSON.stringify({ model: "mock-worker", messages }),
       signal: controller.signal,
     }).catch(() => "aborted");
-    await eventually(async () => await scrape(worker.url, "vllm:num_requests_running") === 1, "the worker generates");
+    await eventually(async () => await scrape(worker.url, "vllm:num_requests_running") === 1, {
+      what: "the worker generates",
+    });
     controller.abort();
     assert.equal(await pending, "aborted");
-    await eventually(async () => await aborts() === before + 1, "the worker counts an abort");
+    await eventually(async () => await aborts() === before + 1, { what: "the worker counts an abort" });
   });
 });
 
-Deno.test("SIGTERM: new connections are refused, the stream in flight completes, exit code 0", async () => {
-  await using worker = await startWorker({
-    WORKER_TOKEN_DELAY_MS: "100",
-    WORKER_MAX_TOKENS: "20",
+/** A gateway in front of a paced worker with one stream open (its first chunk read); disposing stops both. */
+async function streamInFlight(options: { tokens: number; tokenDelayMs: number; drainGraceSeconds: number }) {
+  const worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: String(options.tokenDelayMs),
+    WORKER_MAX_TOKENS: String(options.tokens),
     WORKER_TTFT_MS: "0",
   });
-  const gateway = await startGateway({
-    GATEWAY_UPSTREAMS: `mock=${worker.url}`,
-    GATEWAY_DEFAULT_UPSTREAM: "mock",
-    GATEWAY_API_KEYS: KEY,
-    GATEWAY_DRAIN_GRACE_SECONDS: "30",
+  const gateway = await startGateway(mockGatewayEnv(worker.url, KEY, {
+    GATEWAY_DRAIN_GRACE_SECONDS: String(options.drainGraceSeconds),
+  })).catch(async (error) => {
+    await worker.stop();
+    throw error;
   });
+  const stop = async () => {
+    await gateway.stop();
+    await worker.stop();
+  };
   try {
     const response = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: "POST",
@@ -89,22 +87,48 @@ Deno.test("SIGTERM: new connections are refused, the stream in flight completes,
       body: JSON.stringify({ model: "mock-worker", messages, stream: true }),
     });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = (await reader.read()).value ?? "";
-    gateway.child.kill("SIGTERM");
-    await eventually(() => refusesConnections(gateway.port), "new connections are refused while draining");
-    assert.equal(gateway.child.done, false, "still running while the stream is in flight");
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-    assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
-    const status = await gateway.child.exited;
-    assert.equal(status.code, 0);
-    assert.ok(gateway.child.output().includes("drained, exiting"));
-  } finally {
-    await gateway.stop();
+    const first = (await reader.read()).value ?? "";
+    /** The rest of the stream until it ends or the connection is cut. */
+    const rest = async () => {
+      let text = "";
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return text;
+          text += value;
+        }
+      } catch {
+        return text;
+      }
+    };
+    return { gateway, first, rest, [Symbol.asyncDispose]: stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
+}
+
+Deno.test("SIGTERM: new connections are refused, the stream in flight completes, exit code 0", async () => {
+  await using flight = await streamInFlight({ tokens: 20, tokenDelayMs: 100, drainGraceSeconds: 30 });
+  const { gateway } = flight;
+  gateway.child.kill("SIGTERM");
+  await eventually(() => refusesConnections(gateway.port), { what: "new connections are refused while draining" });
+  assert.equal(gateway.child.done, false, "still running while the stream is in flight");
+  const text = flight.first + await flight.rest();
+  assert.ok(text.trimEnd().endsWith("data: [DONE]"), text);
+  const status = await gateway.child.exited;
+  assert.equal(status.code, 0);
+  assert.ok(gateway.child.output().includes("drained, exiting"));
+});
+
+Deno.test("SIGTERM: a stream longer than GATEWAY_DRAIN_GRACE_SECONDS is cut off and the gateway still exits 0", async () => {
+  await using flight = await streamInFlight({ tokens: 500, tokenDelayMs: 200, drainGraceSeconds: 1 });
+  const { gateway } = flight;
+  gateway.child.kill("SIGTERM");
+  const status = await gateway.child.exited;
+  assert.equal(status.code, 0);
+  assert.ok(gateway.child.output().includes("grace period over, exiting"), gateway.child.output());
+  assert.ok(!(await flight.rest()).includes("[DONE]"), "the stream did not get to finish");
 });
 
 Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts)", async () => {
@@ -115,7 +139,7 @@ Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts
   });
   try {
     const url = `http://127.0.0.1:${gatewayPort}`;
-    await waitForUrl(`${url}/health`, { child: dev });
+    await dev.waitForLine(/^\[dev\] gateway on /); // printed once the worker and the gateway both answer
     // curl -X POST http://localhost:8000/v1/chat/completions -H "X-API-Key: dev-key" \
     //   -H "Content-Type: application/json" -d '{"model":"mock-worker","messages":[{"role":"user","content":"hello"}]}'
     const response = await fetch(`${url}/v1/chat/completions`, {

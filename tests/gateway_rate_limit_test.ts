@@ -1,20 +1,17 @@
 /** Per-key rate limits: in memory, shared across gateway replicas through Redis, and with Redis going away. */
 import assert from "node:assert/strict";
 import { assertOpenAI } from "./support/openai_schema.ts";
-import { startGateway, startRedis, startWorker } from "./support/process.ts";
+import { mockGatewayEnv, startGateway, startRedis, startWorker } from "./support/process.ts";
+import { eventually } from "./support/eventually.ts";
 import { scrape } from "./support/prometheus.ts";
 
 const KEY = "sk-test-limits-24680";
 const FAST_WORKER = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "2" };
 
-/** Gateway environment in front of one worker, with a given budget. */
-function limitedEnv(workerUrl: string, extra: Record<string, string>): Record<string, string> {
-  return { GATEWAY_UPSTREAMS: `mock=${workerUrl}`, GATEWAY_DEFAULT_UPSTREAM: "mock", GATEWAY_API_KEYS: KEY, ...extra };
-}
-
-function ask(gatewayUrl: string, key = KEY): Promise<Response> {
+function ask(gatewayUrl: string, key = KEY, init: { signal?: AbortSignal } = {}): Promise<Response> {
   return fetch(`${gatewayUrl}/v1/chat/completions`, {
     method: "POST",
+    signal: init.signal,
     headers: { "x-api-key": key },
     body: JSON.stringify({ model: "mock-worker", messages: [{ role: "user", content: "hi" }] }),
   });
@@ -28,7 +25,7 @@ async function statusOf(gatewayUrl: string): Promise<{ status: number; headers: 
 Deno.test("the in-memory limiter admits the per-key budget, then answers 429 with Retry-After and x-ratelimit-*", async () => {
   await using worker = await startWorker(FAST_WORKER);
   await using gateway = await startGateway(
-    limitedEnv(worker.url, { GATEWAY_API_KEYS: `${KEY},sk-second-key`, GATEWAY_RATE_LIMIT_RPM: "3" }),
+    mockGatewayEnv(worker.url, `${KEY},sk-second-key`, { GATEWAY_RATE_LIMIT_RPM: "3" }),
   );
   for (const remaining of ["2", "1", "0"]) {
     const answer = await statusOf(gateway.url);
@@ -53,13 +50,15 @@ Deno.test("the in-memory limiter admits the per-key budget, then answers 429 wit
 Deno.test("two gateway processes sharing one Redis admit exactly the budget between them", async () => {
   await using redis = await startRedis();
   await using worker = await startWorker(FAST_WORKER);
-  const env = limitedEnv(worker.url, { GATEWAY_RATE_LIMIT_RPM: "5", REDIS_URL: redis.url });
+  const env = mockGatewayEnv(worker.url, KEY, { GATEWAY_RATE_LIMIT_RPM: "5", REDIS_URL: redis.url });
   await using a = await startGateway(env);
   await using b = await startGateway(env);
   const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => statusOf(i % 2 ? a.url : b.url)));
   const statuses = answers.map((x) => x.status);
   assert.equal(statuses.filter((s) => s === 200).length, 5, String(statuses));
   assert.equal(statuses.filter((s) => s === 429).length, 11, String(statuses));
+  // Redis answered every one, the first ones too: a gateway listens only once its limiter is connected.
+  for (const answer of answers) assert.ok(answer.headers.has("x-ratelimit-remaining-requests"));
 });
 
 /** Sends requests until one carries x-ratelimit headers again (the limiter answers once more). */
@@ -73,20 +72,18 @@ async function untilLimiterAnswers(gatewayUrl: string): Promise<{ status: number
 }
 
 async function waitReady(gatewayUrl: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  await eventually(async () => {
     const response = await fetch(`${gatewayUrl}/ready`);
     await response.body?.cancel();
-    if (response.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${gatewayUrl} never became ready again`);
+    return response.status === 200;
+  }, { what: `${gatewayUrl} ready again` });
 }
 
 Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-closed answers 503; both recover", async (t) => {
   const redis = await startRedis();
   try {
     await using worker = await startWorker(FAST_WORKER);
-    const env = limitedEnv(worker.url, {
+    const env = mockGatewayEnv(worker.url, KEY, {
       GATEWAY_RATE_LIMIT_RPM: "3",
       REDIS_URL: redis.url,
       GATEWAY_REDIS_TIMEOUT_MS: "200",
@@ -126,5 +123,31 @@ Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-clos
     });
   } finally {
     await redis.stop();
+  }
+});
+
+Deno.test("a Redis that stops answering (SIGSTOP) costs a request at most GATEWAY_REDIS_TIMEOUT_MS, never a stall", async () => {
+  await using redis = await startRedis();
+  await using worker = await startWorker(FAST_WORKER);
+  await using gateway = await startGateway(
+    mockGatewayEnv(worker.url, KEY, {
+      GATEWAY_RATE_LIMIT_RPM: "100",
+      REDIS_URL: redis.url,
+      GATEWAY_REDIS_TIMEOUT_MS: "200",
+    }),
+  );
+  await untilLimiterAnswers(gateway.url);
+  redis.child.kill("SIGSTOP"); // the connection stays open, but nothing answers
+  try {
+    for (let i = 0; i < 3; i++) {
+      // The bound only turns a stall into a failure; the limiter's own timeout is far shorter.
+      const response = await ask(gateway.url, KEY, { signal: AbortSignal.timeout(20_000) });
+      await response.body?.cancel();
+      assert.equal(response.status, 200, "fail open: served without a limiter answer");
+      assert.equal(response.headers.get("x-ratelimit-remaining-requests"), null);
+    }
+    assert.ok(await scrape(gateway.url, "nexus_redis_errors_total") >= 3);
+  } finally {
+    redis.child.kill("SIGCONT");
   }
 });

@@ -99,6 +99,22 @@ Deno.test("a 5xx or a refused connection before the first byte is retried once o
     assert.deepEqual([answer.status, answer.upstream], [200, "healthy"]);
   });
 
+  await t.step("the failed attempt and the retry are logged with the request id", async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "x-request-id": "retry-rid-1" },
+      body: JSON.stringify({ model: "first-down", messages: [{ role: "user", content: "hi" }] }),
+    });
+    await response.body?.cancel();
+    const line = (msg: string) =>
+      gateway.child.waitForLine((l) => l.includes('"request_id":"retry-rid-1"') && l.includes(`"msg":"${msg}"`));
+    const failed = JSON.parse(await line("upstream attempt failed"));
+    assert.deepEqual([failed.upstream, failed.kind, failed.level], ["down", "connect", "warn"]);
+    assert.equal(JSON.parse(await line("retrying on another upstream")).upstream, "healthy");
+    const request = JSON.parse(await line("request"));
+    assert.deepEqual([request.status, request.upstream, request.attempts], [200, "healthy", 2]);
+  });
+
   await t.step("a streamed request is retried too", async () => {
     const client = new OpenAI({ apiKey: KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
     const stream = await client.chat.completions.create({

@@ -5,7 +5,9 @@ import OpenAI from "openai";
 import { assertOpenAI, assertOpenAICompletionChunk } from "./support/openai_schema.ts";
 import { variables } from "../worker/config.ts";
 import { repoRoot } from "./support/paths.ts";
+import { eventually } from "./support/eventually.ts";
 import { runDeno, type Service, startWorker } from "./support/process.ts";
+import { sseData } from "./support/sse.ts";
 
 /** Fast settings: the tests wait on events (chunks, metrics), never on durations. */
 const FAST = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "8" };
@@ -29,30 +31,6 @@ async function metrics(worker: Service): Promise<string> {
   const response = await fetch(`${worker.url}/metrics`);
   assert.equal(response.status, 200);
   return await response.text();
-}
-
-/** Retries a check until it passes (bounded so a broken worker fails the test instead of hanging it). */
-async function eventually(check: () => Promise<void>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-/** The `data:` payloads of an SSE body, in order. */
-async function sseData(response: Response): Promise<string[]> {
-  assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
-  const text = await response.text();
-  assert.ok(text.endsWith("data: [DONE]\n\n"), `stream does not end with [DONE]: ${text.slice(-200)}`);
-  return text.split("\n\n").filter(Boolean).map((event) => {
-    assert.ok(event.startsWith("data: "), `not an SSE data event: ${event}`);
-    return event.slice("data: ".length);
-  });
 }
 
 function post(worker: Service, path: string, body: unknown): Promise<Response> {
@@ -325,6 +303,7 @@ Deno.test("WORKER_LOG_REQUESTS logs each request's X-Request-ID and which auth h
     { msg: entry.msg, method: entry.method, path: entry.path, status: entry.status, auth: entry.auth_headers },
     { msg: "request", method: "GET", path: "/v1/models", status: 200, auth: ["authorization"] },
   );
+  assert.deepEqual([entry.service, entry.level, Number.isNaN(Date.parse(entry.time))], ["worker", "info", false]);
   assert.ok(!worker.child.output().includes("secret-value"));
 });
 

@@ -17,21 +17,21 @@ try {
 const server = Deno.serve({
   port: config.port,
   hostname: config.host,
-  onListen: ({ hostname, port }) => log("info", { msg: "listening", address: `http://${hostname}:${port}`, config }),
+  onListen: ({ hostname, port }) => log("info", "listening", { address: `http://${hostname}:${port}`, config }),
 }, createHandler(config, createMetrics(config.model)));
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log("info", { msg: "draining", signal, graceMs: config.shutdownGraceMs });
+  log("info", "draining", { signal, grace_ms: config.shutdownGraceMs });
   const timer = setTimeout(() => {
-    log("info", { msg: "grace period over, exiting with requests in flight" });
+    log("info", "grace period over, exiting with requests in flight");
     Deno.exit(0);
   }, config.shutdownGraceMs);
   await server.shutdown();
   clearTimeout(timer);
-  log("info", { msg: "stopped" });
+  log("info", "stopped");
   Deno.exit(0);
 }
 

@@ -64,7 +64,7 @@ export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Han
       return await handler(request);
     } catch (error) {
       if (error instanceof WorkerError) return errorResponse(error);
-      log("error", { msg: "unhandled error", path, error: String(error) });
+      log("error", "unhandled error", { path, error: String(error) });
       return errorResponse(new WorkerError(500, "Internal error in the mock worker.", { code: "internal_error" }));
     }
   };
@@ -77,8 +77,7 @@ const AUTH_HEADERS = ["authorization", "x-api-key"];
 function withRequestLog(handle: Handler): Handler {
   return async (request) => {
     const response = await handle(request);
-    log("info", {
-      msg: "request",
+    log("info", "request", {
       method: request.method,
       path: pathOf(request.url),
       status: response.status,

@@ -12,7 +12,9 @@ export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # has_module BIN MODULE VERSION: true when BIN exists and was built from MODULE at VERSION.
 has_module() {
-  [ -x "$NEXUS_BIN/$1" ] && go version -m "$NEXUS_BIN/$1" 2>/dev/null | grep -Eq "^\s+(mod|dep)\s+$2\s+$3(\s|$)"
+  local info
+  info="$(go version -m "$NEXUS_BIN/$1" 2>/dev/null)" || return 1
+  grep -Eq "^\s+(mod|dep)\s+$2\s+$3(\s|$)" <<<"$info"
 }
 
 build_kubernetes() {

@@ -15,8 +15,8 @@ bash "$here/../cluster/build.sh" all
 # openapi2jsonschema pins PyYAML<6, which has no wheel for current Pythons and does not build against Cython 3:
 # build it from source against Cython 0.29 in its own venv, apart from the chart tools' venv.
 venv="$NEXUS_TOOLS/py-openapi2jsonschema"
-if ! { [ -x "$NEXUS_BIN/openapi2jsonschema" ] &&
-  "$venv/bin/python" -m pip show openapi2jsonschema 2>/dev/null | grep -qx "Version: $NEXUS_OPENAPI2JSONSCHEMA_VERSION"; }; then
+installed="$("$venv/bin/python" -m pip show openapi2jsonschema 2>/dev/null || true)"
+if ! [ -x "$NEXUS_BIN/openapi2jsonschema" ] || ! grep -qx "Version: $NEXUS_OPENAPI2JSONSCHEMA_VERSION" <<<"$installed"; then
   command -v python3 >/dev/null || { echo "install/cluster_tools.sh: python3 is required" >&2; exit 1; }
   echo "installing openapi2jsonschema $NEXUS_OPENAPI2JSONSCHEMA_VERSION (pip)" >&2
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

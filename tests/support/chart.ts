@@ -107,3 +107,21 @@ export function podSpec(obj: Manifest): Manifest | undefined {
 export function containers(spec: Manifest): Manifest[] {
   return spec.containers ?? (spec.model ? [spec.model] : []);
 }
+
+/** The object of a kind with a name; throws naming both when the rendering lacks it. */
+export function named(objects: Manifest[], kind: string, name: string): Manifest {
+  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
+  if (!found) throw new Error(`${kind}/${name} is not rendered`);
+  return found;
+}
+
+/** The chart's defaults, every preset and every ct scenario. */
+export const everyFileCase: RenderCase[] = [{}, ...[...presetFiles, ...scenarioFiles].map((f) => ({ files: [f] }))];
+
+/** Workloads of a rendering (Deployments, Pods, InferenceServices) with their pod specs. */
+export function workloads(objects: Manifest[]): Array<{ obj: Manifest; spec: Manifest }> {
+  return objects.flatMap((obj) => {
+    const spec = podSpec(obj);
+    return spec ? [{ obj, spec }] : [];
+  });
+}

@@ -5,8 +5,21 @@ import { repoRoot, tool } from "./paths.ts";
 /** How long a process gets to become ready before the test fails (a bound, not a timing assertion). */
 const READY_TIMEOUT_MS = 60_000;
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; it is released just before the caller uses it). */
+/**
+ * Ports tried by freePort: below Linux's ephemeral range (32768-60999), which outgoing connections use. A port the OS
+ * picked from that range could be taken by any client socket (a load test, another helper) before our child binds it.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+
+/** A free TCP port on 127.0.0.1, outside the ephemeral range; it is released just before the caller uses it. */
 export function freePort(): number {
+  for (let i = 0; i < 100; i++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* in use: try another */ }
+  }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -198,19 +211,29 @@ export interface ServiceOptions {
   port?: number;
 }
 
-/** Starts a Deno entry on a free port and waits until its ready path answers; stops it if it never does. */
+/**
+ * Starts a Deno entry on a free port and waits until its ready path answers; stops it if it never does. When a free
+ * port is taken before the child binds it (the machine is shared), it tries another.
+ */
 export async function startService(entry: string, options: ServiceOptions): Promise<Service> {
-  const port = options.port ?? freePort();
-  const child = spawnDeno(entry, { env: { ...options.env, [options.portVariable]: String(port) } });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForUrl(`${url}${options.readyPath ?? "/health"}`, { child });
-  } catch (error) {
-    await child.stop();
-    throw error;
+  for (let attempt = 1;; attempt++) {
+    const port = options.port ?? freePort();
+    const child = spawnDeno(entry, { env: { ...options.env, [options.portVariable]: String(port) } });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForUrl(`${url}${options.readyPath ?? "/health"}`, { child });
+    } catch (error) {
+      await child.stop();
+      if (options.port === undefined && attempt < 5 && child.output().includes("AddrInUse")) continue;
+      throw error;
+    }
+    return service(child, { port, url });
   }
+}
+
+function service(child: Child, address: { port: number; url: string }): Service {
   const stop = () => child.stop();
-  return { child, port, url, stop, [Symbol.asyncDispose]: async () => void await stop() };
+  return { child, ...address, stop, [Symbol.asyncDispose]: async () => void await stop() };
 }
 
 /** Starts the mock worker (worker/main.ts) on a free port with extra WORKER_* environment. */
@@ -221,6 +244,15 @@ export function startWorker(env: Record<string, string> = {}): Promise<Service> 
 /** Starts the gateway (gateway/main.ts) on a free port with the given GATEWAY_* environment; ready when /health is 2xx. */
 export function startGateway(env: Record<string, string>): Promise<Service> {
   return startService("gateway/main.ts", { env: { GATEWAY_HOST: "127.0.0.1", ...env }, portVariable: "GATEWAY_PORT" });
+}
+
+/** Gateway environment with one worker as upstream `mock` (also the default upstream) and the given API keys. */
+export function mockGatewayEnv(
+  workerUrl: string,
+  keys: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { GATEWAY_UPSTREAMS: `mock=${workerUrl}`, GATEWAY_DEFAULT_UPSTREAM: "mock", GATEWAY_API_KEYS: keys, ...extra };
 }
 
 /** Runs a Deno entry to completion (for entries expected to exit, e.g. on bad config); returns code and output. */
@@ -251,17 +283,25 @@ export interface RedisServer extends AsyncDisposable {
 
 /** Starts a real redis-server (found with tool("redis-server")) on a free or given port and waits for PONG. */
 export async function startRedis(options: { port?: number } = {}): Promise<RedisServer> {
-  const port = options.port ?? freePort();
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const cwd = Deno.makeTempDirSync({ prefix: "nexus-redis-" });
-  const child = spawn(tool("redis-server"), { args, cwd });
-  child.exited.finally(() => Deno.removeSync(cwd, { recursive: true })).catch(() => {});
-  try {
-    await waitForPong(port, child);
-  } catch (error) {
-    await child.stop();
-    throw error;
+  for (let attempt = 1;; attempt++) {
+    const port = options.port ?? freePort();
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+    const cwd = Deno.makeTempDirSync({ prefix: "nexus-redis-" });
+    const child = spawn(tool("redis-server"), { args, cwd });
+    child.exited.finally(() => Deno.removeSync(cwd, { recursive: true })).catch(() => {});
+    try {
+      await waitForPong(port, child);
+    } catch (error) {
+      await child.stop();
+      // The free port was taken before redis-server bound it (a shared machine): try another.
+      if (options.port === undefined && attempt < 5 && child.output().includes("Address already in use")) continue;
+      throw error;
+    }
+    return redisServer(child, port);
   }
+}
+
+function redisServer(child: Child, port: number): RedisServer {
   const stop = () => child.stop();
   const kill = () => {
     child.kill("SIGKILL");

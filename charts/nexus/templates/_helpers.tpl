@@ -102,6 +102,11 @@ record (its backend's entry in files/backends.json), gpu (resolved), isGpu, obje
 {{- fail (printf "workers.%s.model: set the model id that backend %s serves (e.g. meta-llama/Meta-Llama-3-8B-Instruct)" $name $w.backend) -}}
 {{- end -}}
 {{- $record := get $records $w.backend -}}
+{{- range $key, $_ := $w.env -}}
+{{- if has $key (concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env)) -}}
+{{- fail (printf "workers.%s.env.%s: the chart sets %s itself (from workers.%s.model, hfToken or the %s backend); remove it from env" $name $key $key $name $w.backend) -}}
+{{- end -}}
+{{- end -}}
 {{- if not (hasKey $w "gpu") }}{{ $_ := set $w "gpu" $record.gpu }}{{ end -}}
 {{- $_ := set $w "record" $record -}}
 {{- $_ := set $w "isGpu" (gt (int $w.gpu) 0) -}}
@@ -175,6 +180,27 @@ record (its backend's entry in files/backends.json), gpu (resolved), isGpu, obje
 {{- $pairs = append $pairs (printf "%s=%s" $name (get $upstreams $name)) -}}
 {{- end -}}
 {{- join ";" $pairs -}}
+{{- end -}}
+
+{{/* gateway.env, refused where it would repeat a variable the chart sets or put a secret in the ConfigMap. */}}
+{{- define "nexus.gatewayEnv" -}}
+{{- $managed := dict
+  "GATEWAY_PORT" "gateway.port"
+  "GATEWAY_UPSTREAMS" "workers and gateway.externalUpstreams"
+  "GATEWAY_DEFAULT_UPSTREAM" "gateway.defaultUpstream"
+  "GATEWAY_ROUTE_POLICIES" "gateway.routePolicies"
+  "GATEWAY_RATE_LIMIT_RPM" "gateway.rateLimit.rpm"
+  "GATEWAY_RATE_LIMIT_FAIL" "gateway.rateLimit.failMode"
+  "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
+  "GATEWAY_API_KEYS" "gateway.apiKeys or gateway.existingSecret (a Secret, never the ConfigMap)"
+  "REDIS_URL" "redis (a Secret when it holds a password)"
+-}}
+{{- range $key, $_ := .Values.gateway.env -}}
+{{- if hasKey $managed $key -}}
+{{- fail (printf "gateway.env.%s: the chart sets %s from %s; set that instead" $key $key (get $managed $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml .Values.gateway.env -}}
 {{- end -}}
 
 {{/* Names of the gateway's Secret and the key that holds the API keys. */}}

@@ -21,24 +21,33 @@ Default:         {{ include "nexus.defaultUpstream" . }}
      -o jsonpath='{.data.GATEWAY_API_KEYS}' | base64 -d | cut -d, -f1)
 
 2. Reach the gateway ({{ $expose.mode }})
+{{- $host := "" }}
 {{- if eq $expose.mode "loadBalancer" }}
    kubectl -n {{ $ns }} get svc {{ include "nexus.componentName" (list . "gateway-lb") }} -w   # wait for EXTERNAL-IP (on kind: install MetalLB)
-   export NEXUS_URL=http://$(kubectl -n {{ $ns }} get svc {{ include "nexus.componentName" (list . "gateway-lb") }} -o jsonpath='{.status.loadBalancer.ingress[0].ip}'):{{ $expose.loadBalancer.port }}
+   export NEXUS_URL=http://$(kubectl -n {{ $ns }} get svc {{ include "nexus.componentName" (list . "gateway-lb") }} -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'):{{ $expose.loadBalancer.port }}
 {{- else if eq $expose.mode "ingress" }}
-   The Ingress routes host {{ $expose.ingress.host }} (class {{ $expose.ingress.className }}). Through ingress-nginx on kind:
+{{- $host = $expose.ingress.host }}
+   The Ingress routes host {{ $host }} (class {{ $expose.ingress.className }}). Through ingress-nginx on kind:
    kubectl -n ingress-nginx port-forward svc/ingress-nginx-controller 8080:80 &
-   export NEXUS_URL=http://localhost:8080   # and add  -H "Host: {{ $expose.ingress.host }}"  to curl
+   export NEXUS_URL=http://localhost:8080
 {{- else if eq $expose.mode "gatewayAPI" }}
-   The HTTPRoute {{ $gw }} attaches to {{ range $expose.gatewayAPI.parentRefs }}{{ .name }} {{ end }}for {{ join ", " $expose.gatewayAPI.hostnames }}.
-   Use your Gateway's address, or port-forward the Service as below.
+{{- $host = first $expose.gatewayAPI.hostnames | default "" }}
+{{- $parent := first $expose.gatewayAPI.parentRefs }}
+   The HTTPRoute {{ $gw }} attaches to {{ range $expose.gatewayAPI.parentRefs }}{{ .name }} {{ end }}for {{ with $expose.gatewayAPI.hostnames }}{{ join ", " . }}{{ else }}any host{{ end }}.
+   Through the Gateway {{ $parent.name }}:
+   export NEXUS_URL=http://$(kubectl -n {{ default $ns $parent.namespace }} get gateway {{ $parent.name }} -o jsonpath='{.status.addresses[0].value}')
+   Or straight to the Service, bypassing the Gateway:
+   kubectl -n {{ $ns }} port-forward svc/{{ $gw }} 8000:{{ .Values.gateway.service.port }} &
+   export NEXUS_URL=http://localhost:8000
 {{- else }}
    kubectl -n {{ $ns }} port-forward svc/{{ $gw }} 8000:{{ .Values.gateway.service.port }} &
    export NEXUS_URL=http://localhost:8000
 {{- end }}
+{{- $hostHeader := ternary (printf " -H \"Host: %s\"" $host) "" (ne $host "") }}
 
 3. Smoke test
-   curl $NEXUS_URL/health
-   curl -X POST $NEXUS_URL/v1/chat/completions -H "X-API-Key: $NEXUS_KEY" -H "Content-Type: application/json" \
+   curl{{ $hostHeader }} $NEXUS_URL/health
+   curl{{ $hostHeader }} -X POST $NEXUS_URL/v1/chat/completions -H "X-API-Key: $NEXUS_KEY" -H "Content-Type: application/json" \
      -d '{"model":"{{ include "nexus.testModel" . }}","messages":[{"role":"user","content":"hello"}]}'
 
    helm test {{ .Release.Name }} -n {{ $ns }}   # the same two calls, from inside the cluster
