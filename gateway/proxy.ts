@@ -347,7 +347,8 @@ class BodyObserver {
     }
     const value = chunk.value;
     if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#startedAt;
-    this.#tail.push(value);
+    // A copy: the chunk is a view of a larger read buffer, which keeping it here would keep alive.
+    this.#tail.push(value.slice());
     this.#tailBytes += value.byteLength;
     while (this.#tail.length > 1 && this.#tailBytes - this.#tail[0].byteLength >= TAIL_BYTES) {
       this.#tailBytes -= this.#tail.shift()!.byteLength;
