@@ -9,7 +9,7 @@ import { summarise } from "./cpu_profile.ts";
 import { ProcessGroup } from "./process_group.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import { startCannedUpstream, startRedis } from "./services.ts";
-import { startNexus } from "./targets.ts";
+import { BENCH_KEY, startNexus } from "./targets.ts";
 import { runWrk } from "./wrk.ts";
 import { tool } from "../tests/support/paths.ts";
 
@@ -47,7 +47,7 @@ try {
     extraArgs: ["--cpu-prof", `--cpu-prof-dir=${workDir}/profile`],
     env: { GATEWAY_DRAIN_GRACE_SECONDS: "2" },
   });
-  const request = { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { "X-API-Key": "dev-key" }, body };
+  const request = { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { "X-API-Key": BENCH_KEY }, body };
   const wrkOptions = { wrk, cpus: "0", connections: 64, scriptPath: `${workDir}/post.lua` };
   await runWrk(request, { ...wrkOptions, seconds: 2 });
   const cpuBefore = cpuSeconds(child.pid);
