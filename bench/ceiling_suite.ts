@@ -2,6 +2,7 @@
 
 import { UsageSampler } from "./proc_stats.ts";
 import type { CeilingRun } from "./results.ts";
+import type { Service } from "./services.ts";
 import {
   requestTo,
   settle,
@@ -35,7 +36,8 @@ async function workerAnswer(ctx: SuiteContext, body: string): Promise<string> {
 }
 
 /** Runs the ceiling suite: every round visits every target in turn. */
-export async function runCeilingSuite(ctx: SuiteContext, redisUrl: string): Promise<CeilingRun[]> {
+export async function runCeilingSuite(ctx: SuiteContext, redis: Service): Promise<CeilingRun[]> {
+  const redisUrl = redis.url;
   const { plan } = ctx;
   const body = chatBody({ model: "mock-worker", stream: false, maxTokens: plan.latencyWorker.maxTokens });
   const canned = await suiteCannedUpstream(ctx, "canned-upstream", await workerAnswer(ctx, body));
@@ -52,7 +54,8 @@ export async function runCeilingSuite(ctx: SuiteContext, redisUrl: string): Prom
   for (let round = 1; round <= plan.rounds; round++) {
     for (const target of targets) {
       ctx.say(`ceiling round ${round}/${plan.rounds}: ${target.name}`);
-      const sampler = target.child ? new UsageSampler(target.child.pid) : undefined;
+      const helperPids = target.name === "nexus-redis" ? [redis.child.pid] : [];
+      const sampler = target.child ? new UsageSampler(target.child.pid, { helperPids }) : undefined;
       const run: CeilingRun = { round, target: target.name, wrk: null, usage: null };
       try {
         run.wrk = await runWrk(requestTo(target, body), {

@@ -87,21 +87,33 @@ export function lineChartSvg(panels: Panel[], options: { xLabel: string; yLabel:
   const xs = [...new Set(all.map((p) => p.x))].sort((a, b) => a - b);
   const ys = all.map((p) => p.y).filter((y) => y > 0);
   const names = [...new Map(panels.flatMap((p) => p.series).map((s) => [s.name, s.color])).entries()];
-  const legendH = 24 + (options.note ? 18 : 0);
   const width = WIDTH * panels.length;
+  // Legend items flow left to right and wrap onto a new row at the right edge.
+  const items: Array<{ name: string; color: string; x: number; row: number }> = [];
+  let x = MARGIN.left;
+  let row = 0;
+  for (const [name, color] of names) {
+    const itemWidth = 24 + name.length * 7;
+    if (x + itemWidth > width && x > MARGIN.left) {
+      x = MARGIN.left;
+      row++;
+    }
+    items.push({ name, color, x, row });
+    x += itemWidth;
+  }
+  const rows = row + 1;
+  const legendH = 6 + rows * 18 + (options.note ? 18 : 0);
   const height = HEIGHT + legendH;
   const body = xs.length && ys.length
     ? panels.map((panel, i) => panelSvg(panel, { offsetX: i * WIDTH, ...options, xs, ys })).join("\n")
     : `<text x="${width / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data</text>`;
-  let x = MARGIN.left;
-  const legend = names.map(([name, color]) => {
-    const item = `<rect x="${x}" y="${HEIGHT + 4}" width="12" height="12" fill="${color}"/>` +
-      `<text x="${x + 16}" y="${HEIGHT + 14}">${escapeXml(name)}</text>`;
-    x += 24 + name.length * 7;
-    return item;
+  const legend = items.map((item) => {
+    const y = HEIGHT + 4 + item.row * 18;
+    return `<rect x="${item.x}" y="${y}" width="12" height="12" fill="${item.color}"/>` +
+      `<text x="${item.x + 16}" y="${y + 10}">${escapeXml(item.name)}</text>`;
   }).join("\n");
   const note = options.note
-    ? `<text x="${MARGIN.left}" y="${HEIGHT + 36}" fill="#555">${escapeXml(options.note)}</text>`
+    ? `<text x="${MARGIN.left}" y="${HEIGHT + 18 * rows + 14}" fill="#555">${escapeXml(options.note)}</text>`
     : "";
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
     `font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${body}\n${legend}\n${note}\n</svg>\n`;

@@ -32,6 +32,7 @@ export function benchCommands(plan: Plan): string[] {
     "# targets (each alone on its core)",
     `${nexus} ${proxy} deno run -A gateway/main.ts    # nexus-memory`,
     `${nexus} REDIS_URL='redis://127.0.0.1:$REDIS_PORT' ${proxy} deno run -A gateway/main.ts    # nexus-redis`,
+    `PORT=$PORT UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT ${proxy} deno run -A bench/fetch_proxy.ts    # fetch-proxy`,
     `${proxy} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # upstream { keepalive 256; } proxy_http_version 1.1; proxy_buffering off`,
     `LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR ${proxy} litellm --config litellm.yaml --host 127.0.0.1 --port $PORT --num_workers 1`,
     ...litellmConfig("http://127.0.0.1:$UPSTREAM_PORT").trimEnd().split("\n").map((l) => `#   litellm.yaml: ${l}`),
@@ -41,7 +42,9 @@ export function benchCommands(plan: Plan): string[] {
       `${load} vegeta attack -targets=targets.txt -rate=${rate}/s -duration=${plan.latencySeconds}s -timeout=5s -max-workers=4000 -output=r.bin && vegeta encode -to json r.bin`
     ),
     `${load} wrk -t1 -c${plan.ceilingConnections} -d${plan.ceilingSeconds}s --timeout 10s -s post.lua $URL    # ceiling`,
-    ...plan.streamCounts.map((n) => `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS`),
+    ...plan.streamCounts.map((n) =>
+      `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS ${plan.streamRampMs}`
+    ),
     `redis-cli CONFIG RESETSTAT; (${
       plan.budget * 3
     } requests over ${plan.replicas} replicas, GATEWAY_RATE_LIMIT_RPM=${plan.budget}); redis-cli INFO commandstats`,

@@ -1,5 +1,6 @@
 /** Latency: one connection (wrk, closed loop) and fixed offered rates (vegeta, open loop) against a worker with a fixed latency. */
 
+import type { Service } from "./services.ts";
 import type { LatencyRun } from "./results.ts";
 import { requestTo, settle, type SuiteContext, suiteTargetOptions, suiteWorker } from "./suite_context.ts";
 import { startTargets } from "./targets.ts";
@@ -11,12 +12,12 @@ import { runWrk } from "./wrk.ts";
 const FAILING = 0.5;
 
 /** Runs the latency suite: every round visits every target in turn. */
-export async function runLatencySuite(ctx: SuiteContext, redisUrl: string): Promise<LatencyRun[]> {
+export async function runLatencySuite(ctx: SuiteContext, redis: Service): Promise<LatencyRun[]> {
   const { plan } = ctx;
   const worker = await suiteWorker(ctx, "worker-latency", plan.latencyWorker);
   const targets = await startTargets(
     plan.targets,
-    suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl, suite: "latency" }),
+    suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl: redis.url, suite: "latency" }),
   );
   const body = chatBody({ model: "mock-worker", stream: false, maxTokens: plan.latencyWorker.maxTokens });
   const wrkOptions = { wrk: ctx.tools.wrk, cpus: plan.loadCpus, scriptPath: `${ctx.workDir}/latency.lua` };

@@ -72,9 +72,9 @@ async function measure(ctx: SuiteContext): Promise<BenchResults> {
     redisServer: ctx.tools.redisServer,
     cpus: plan.targetCpus,
   });
-  if (plan.suites.includes("latency")) results.latency = await runLatencySuite(ctx, redis.url);
-  if (plan.suites.includes("ceiling")) results.ceiling = await runCeilingSuite(ctx, redis.url);
-  if (plan.suites.includes("streaming")) results.streaming = await runStreamSuite(ctx, redis.url);
+  if (plan.suites.includes("latency")) results.latency = await runLatencySuite(ctx, redis);
+  if (plan.suites.includes("ceiling")) results.ceiling = await runCeilingSuite(ctx, redis);
+  if (plan.suites.includes("streaming")) results.streaming = await runStreamSuite(ctx, redis);
   await ctx.group.stop(redis.child);
   if (plan.suites.includes("rate-limit")) results.rateLimit = await runRateLimitSuite(ctx);
   results.finishedAt = new Date().toISOString();

@@ -20,11 +20,20 @@ export interface Plan {
   /** Concurrent stream counts. */
   streamCounts: number[];
   streamRounds: number;
+  /**
+   * The stream client spreads the starts of a batch over this many ms (a herd of simultaneous connects measures the
+   * accept queue, not the proxy); each stream outlasts the ramp, so all are open together at its end.
+   */
+  streamRampMs: number;
   /** The worker's timing in the latency suite (a fixed latency, answer not streamed). */
   latencyWorker: WorkerTiming;
   /** The worker's timing in the streaming suite. */
   streamWorker: WorkerTiming;
-  /** Rate-limit suite: gateway replicas on one Redis, the per-key budget per minute, concurrent clients. */
+  /**
+   * Rate-limit suite: gateway replicas on one Redis, the per-key budget per minute, concurrent clients. The limiter
+   * (GCRA) admits the budget at once and then one request per 60 s / budget, so a small budget keeps the burst
+   * shorter than one refill and the admitted count must equal the budget exactly.
+   */
   replicas: number;
   budget: number;
   limitConcurrency: number;
@@ -81,10 +90,11 @@ export function parsePlan(args: string[], repoRoot: string): Plan {
     ceilingConnections: 64,
     streamCounts: quick ? [100] : [100, 1000],
     streamRounds: quick ? 1 : 2,
+    streamRampMs: 1000,
     latencyWorker: { ttftMs: 5, tokenDelayMs: 0, maxTokens: 16 },
     streamWorker: { ttftMs: 100, tokenDelayMs: 50, maxTokens: 20 },
     replicas: 3,
-    budget: quick ? 200 : 600,
+    budget: quick ? 50 : 100,
     limitConcurrency: 48,
     loadCpus: "0",
     targetCpus: "1",

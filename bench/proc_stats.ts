@@ -33,19 +33,28 @@ export interface ProcessUsage {
   cpuCores: number;
 }
 
-/** Samples a process's RSS every `intervalMs` until stopped; reports the peak and the CPU used meanwhile. */
+/**
+ * Samples a process's RSS every `intervalMs` until stopped; reports the peak and the CPU used meanwhile, adding the
+ * CPU of `helperPids` (Redis for the Redis limiter: the gateway's cost includes it).
+ */
 export class UsageSampler {
   readonly #pid: number;
+  readonly #cpuPids: number[];
   readonly #cpuAtStart: number;
   readonly #startedAt = performance.now();
   readonly #timer: ReturnType<typeof setInterval>;
   #peak = 0;
 
-  constructor(pid: number, intervalMs = 100) {
+  constructor(pid: number, options: { intervalMs?: number; helperPids?: number[] } = {}) {
     this.#pid = pid;
-    this.#cpuAtStart = cpuSeconds(pid);
+    this.#cpuPids = [pid, ...(options.helperPids ?? [])];
+    this.#cpuAtStart = this.#cpu();
     this.#sample();
-    this.#timer = setInterval(() => this.#sample(), intervalMs);
+    this.#timer = setInterval(() => this.#sample(), options.intervalMs ?? 100);
+  }
+
+  #cpu(): number {
+    return this.#cpuPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   }
 
   #sample(): void {
@@ -56,7 +65,7 @@ export class UsageSampler {
   stop(): ProcessUsage {
     clearInterval(this.#timer);
     this.#sample();
-    const used = cpuSeconds(this.#pid) - this.#cpuAtStart;
+    const used = this.#cpu() - this.#cpuAtStart;
     const wall = (performance.now() - this.#startedAt) / 1000;
     return { peakRssBytes: this.#peak, cpuSeconds: used, cpuCores: wall > 0 ? used / wall : 0 };
   }

@@ -44,6 +44,9 @@ export interface StreamRun {
 export interface RateLimitRun {
   replicas: number;
   budget: number;
+  /** What the rule allows for this burst: the budget, plus one refill per 60 s / budget while the burst lasted. */
+  allowedMin: number;
+  allowedMax: number;
   sent: number;
   admitted: number;
   limited: number;
@@ -51,6 +54,8 @@ export interface RateLimitRun {
   /** Redis calls per command name during the burst (INFO commandstats after CONFIG RESETSTAT). */
   redisCalls: Record<string, number>;
   redisCallsPerRequest: number;
+  /** Round trips per request: EVALSHA/EVAL calls (the commands inside the script run on the server). */
+  redisRoundTripsPerRequest: number;
   seconds: number;
 }
 

@@ -1,7 +1,8 @@
 /**
- * Opens N streamed chat completions at once and times them: time to first token and the gap before each later
+ * Opens N streamed chat completions, their starts spread evenly over `rampMs` (all of them are open together once
+ * the ramp ends, since each stream outlasts it), and times them: time to first token and the gap before each later
  * token. Run as its own process (pinned by the bench); prints one JSON StreamSample on stdout.
- * Usage: deno run -A bench/stream_client.ts <request.json> <streams> <timeoutMs>
+ * Usage: deno run -A bench/stream_client.ts <request.json> <streams> <timeoutMs> [rampMs]
  */
 
 import type { BenchRequest } from "./http_request.ts";
@@ -60,23 +61,34 @@ async function oneStream(request: BenchRequest, sample: StreamSample, signal: Ab
 }
 
 /** Runs `streams` streams at once and collects their timings; failures are counted, not thrown. */
-export async function runStreams(request: BenchRequest, options: { streams: number; timeoutMs: number }) {
+export async function runStreams(
+  request: BenchRequest,
+  options: { streams: number; timeoutMs: number; rampMs: number },
+): Promise<StreamSample> {
   const sample: StreamSample = { streams: options.streams, completed: 0, failed: 0, ttftMs: [], gapsMs: [], tokens: 0 };
   const signal = AbortSignal.timeout(options.timeoutMs);
-  await Promise.all(Array.from({ length: options.streams }, () =>
-    oneStream(request, sample, signal).then(
-      () => sample.completed++,
-      (error) => {
-        sample.failed++;
-        sample.firstError ??= String(error).slice(0, 200);
-      },
-    )));
+  const spacing = options.rampMs / options.streams;
+  const later = (i: number) => new Promise((resolve) => setTimeout(resolve, i * spacing));
+  await Promise.all(
+    Array.from({ length: options.streams }, (_, i) =>
+      later(i).then(() => oneStream(request, sample, signal)).then(
+        () => sample.completed++,
+        (error) => {
+          sample.failed++;
+          sample.firstError ??= String(error).slice(0, 200);
+        },
+      )),
+  );
   return sample;
 }
 
 if (import.meta.main) {
-  const [requestPath, streams, timeoutMs] = Deno.args;
+  const [requestPath, streams, timeoutMs, rampMs] = Deno.args;
   const request = JSON.parse(await Deno.readTextFile(requestPath)) as BenchRequest;
-  const sample = await runStreams(request, { streams: Number(streams), timeoutMs: Number(timeoutMs) });
+  const sample = await runStreams(request, {
+    streams: Number(streams),
+    timeoutMs: Number(timeoutMs),
+    rampMs: Number(rampMs ?? 0),
+  });
   console.log(JSON.stringify(sample));
 }

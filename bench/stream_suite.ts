@@ -1,5 +1,6 @@
 /** Streaming: 100 and 1,000 concurrent SSE streams through each target; TTFT, inter-token gaps, proxy RSS and CPU. */
 
+import type { Service } from "./services.ts";
 import { UsageSampler } from "./proc_stats.ts";
 import type { StreamRun } from "./results.ts";
 import { percentiles } from "./stats.ts";
@@ -16,7 +17,8 @@ async function streamBatch(ctx: SuiteContext, target: Target, streams: number): 
   const body = chatBody({ model: "mock-worker", stream: true, maxTokens: streamWorker.maxTokens });
   const requestPath = `${ctx.workDir}/stream-request.json`;
   await Deno.writeTextFile(requestPath, JSON.stringify(requestTo(target, body)));
-  const timeoutMs = 30_000 + streamWorker.ttftMs + streamWorker.tokenDelayMs * streamWorker.maxTokens;
+  const timeoutMs = 30_000 + ctx.plan.streamRampMs + streamWorker.ttftMs +
+    streamWorker.tokenDelayMs * streamWorker.maxTokens;
   const output = await new Deno.Command("taskset", {
     args: [
       "-c",
@@ -28,6 +30,7 @@ async function streamBatch(ctx: SuiteContext, target: Target, streams: number): 
       requestPath,
       String(streams),
       String(timeoutMs),
+      String(ctx.plan.streamRampMs),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -41,12 +44,12 @@ async function streamBatch(ctx: SuiteContext, target: Target, streams: number): 
 }
 
 /** Runs the streaming suite: for each stream count, every round visits every target in turn. */
-export async function runStreamSuite(ctx: SuiteContext, redisUrl: string): Promise<StreamRun[]> {
+export async function runStreamSuite(ctx: SuiteContext, redis: Service): Promise<StreamRun[]> {
   const { plan } = ctx;
   const worker = await suiteWorker(ctx, "worker-streaming", plan.streamWorker);
   const targets = await startTargets(
     plan.targets,
-    suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl, suite: "streaming" }),
+    suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl: redis.url, suite: "streaming" }),
   );
   for (const target of targets) await streamBatch(ctx, target, 20).catch(() => {}); // warm-up
   const runs: StreamRun[] = [];
@@ -54,7 +57,7 @@ export async function runStreamSuite(ctx: SuiteContext, redisUrl: string): Promi
     for (let round = 1; round <= plan.streamRounds; round++) {
       for (const target of targets) {
         ctx.say(`streaming ${streams} streams, round ${round}/${plan.streamRounds}: ${target.name}`);
-        const sampler = target.child ? new UsageSampler(target.child.pid, 50) : undefined;
+        const sampler = target.child ? new UsageSampler(target.child.pid, { intervalMs: 50 }) : undefined;
         try {
           const sample = await streamBatch(ctx, target, streams);
           runs.push({

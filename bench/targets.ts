@@ -4,18 +4,21 @@ import { type Child, freePort, type ProcessGroup, waitForPort } from "./process_
 import { startNginx } from "./services.ts";
 
 /** Names of the compared targets, in table order. */
-export const TARGET_NAMES = ["direct", "nexus-memory", "nexus-redis", "nginx", "litellm"] as const;
+export const TARGET_NAMES = ["direct", "fetch-proxy", "nexus-memory", "nexus-redis", "nginx", "litellm"] as const;
 /** One compared target. */
 export type TargetName = typeof TARGET_NAMES[number];
 
 /** What each target is, for the tables. */
 export const TARGET_LABELS: Record<TargetName, string> = {
   direct: "direct to the worker",
+  "fetch-proxy": "bare Deno fetch proxy",
   "nexus-memory": "Nexus, in-memory limiter",
   "nexus-redis": "Nexus, Redis limiter",
   nginx: "nginx reverse proxy",
   litellm: "LiteLLM proxy",
 };
+
+const FETCH_PROXY = new URL("./fetch_proxy.ts", import.meta.url).pathname;
 
 /** The API key every target is configured with. */
 export const BENCH_KEY = "bench-key";
@@ -166,6 +169,16 @@ export async function startTargets(names: readonly TargetName[], options: Target
           name: `${name}-${options.suite}`,
           redis: name === "nexus-redis",
         });
+        targets.push({ name, baseUrl: `http://127.0.0.1:${port}`, headers: apiKey, child });
+        break;
+      }
+      case "fetch-proxy": {
+        const port = freePort();
+        const child = options.group.spawn(`fetch-proxy-${options.suite}`, [Deno.execPath(), "run", "-A", FETCH_PROXY], {
+          cpus: options.cpus,
+          env: { PORT: String(port), UPSTREAM: options.upstreamUrl },
+        });
+        await waitForPort(port, { timeoutMs: 30_000, child });
         targets.push({ name, baseUrl: `http://127.0.0.1:${port}`, headers: apiKey, child });
         break;
       }

@@ -304,6 +304,21 @@ type BodyResult = Pick<ProxyOutcome, "ttftMs" | "promptTokens" | "completionToke
 const decoder = new TextDecoder();
 const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
+/**
+ * Size of each read of a streamed answer. fetch's own reads allocate 64 KiB per chunk; SSE chunks are a few hundred
+ * bytes, so with 1,000 streams those buffers alone came to over 1 GB of RSS before the GC caught up.
+ */
+const READ_BYTES = 4096;
+
+/** A BYOB reader when the body is a byte stream (fetch bodies are), so the gateway picks the read buffer size. */
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Bytes at the end of a body searched for `usage` (it comes last in both JSON answers and SSE streams). */
 const TAIL_BYTES = 4096;
 
@@ -313,7 +328,7 @@ const TAIL_BYTES = 4096;
  */
 class BodyObserver {
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   readonly #startedAt: number;
   readonly #done: (result: BodyResult) => void;
   #ttftMs: number | undefined;
@@ -322,7 +337,7 @@ class BodyObserver {
   #finished = false;
 
   constructor(options: { source: ReadableStream<Uint8Array>; startedAt: number; done: (result: BodyResult) => void }) {
-    this.#reader = options.source.getReader();
+    this.#reader = byobReader(options.source) ?? options.source.getReader();
     this.#startedAt = options.startedAt;
     this.#done = options.done;
     this.stream = new ReadableStream<Uint8Array>({
@@ -334,7 +349,9 @@ class BodyObserver {
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     let chunk: ReadableStreamReadResult<Uint8Array>;
     try {
-      chunk = await this.#reader.read();
+      do {
+        chunk = await this.#read();
+      } while (!chunk.done && chunk.value.byteLength === 0); // a BYOB read can come back empty
     } catch (error) {
       this.#end({ aborted: false, error: error instanceof Error ? error.message : String(error) });
       controller.error(error);
@@ -347,12 +364,18 @@ class BodyObserver {
     }
     const value = chunk.value;
     if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#startedAt;
-    this.#tail.push(value);
+    // A copy: the chunk is a view of a larger read buffer, which keeping it here would keep alive.
+    this.#tail.push(value.slice());
     this.#tailBytes += value.byteLength;
     while (this.#tail.length > 1 && this.#tailBytes - this.#tail[0].byteLength >= TAIL_BYTES) {
       this.#tailBytes -= this.#tail.shift()!.byteLength;
     }
     controller.enqueue(value);
+  }
+
+  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const reader = this.#reader;
+    return reader instanceof ReadableStreamBYOBReader ? reader.read(new Uint8Array(READ_BYTES)) : reader.read();
   }
 
   #cancel(reason: unknown): Promise<void> {

@@ -58,6 +58,7 @@ export class RedisRateLimiter implements RateLimiter {
       autoResendUnfulfilledCommands: false,
       retryStrategy: (times) => Math.min(50 * times, 1000), // keep reconnecting in the background, forever
       lazyConnect: false,
+      enableAutoPipelining: true, // commands of one tick go out in one socket write
     });
     this.#redis.on("error", options.onError);
     this.#redis.defineCommand("nexusLimit", { numberOfKeys: 1, lua: GCRA_LUA });
