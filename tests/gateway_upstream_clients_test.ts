@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { assertOpenAI } from "./support/openai_schema.ts";
+import { readChatStream } from "./support/chat_stream.ts";
 import { freePort, mockGatewayEnv, startGateway, startWorker } from "./support/process.ts";
 import { scrape } from "./support/prometheus.ts";
 import { eventually } from "./support/eventually.ts";
@@ -34,21 +35,9 @@ for (const kind of ["pool", "fetch"] as const) {
 
     await t.step("streamed, with usage, ending normally", async () => {
       for (let i = 0; i < 5; i++) {
-        const stream = await client.chat.completions.create({
-          model: "mock-worker",
-          messages,
-          stream: true,
-          stream_options: { include_usage: true },
-        });
-        let text = "";
-        let usage = 0;
-        for await (const chunk of stream) {
-          assertOpenAI("CreateChatCompletionStreamResponse", chunk);
-          text += chunk.choices[0]?.delta?.content ?? "";
-          usage += chunk.usage?.completion_tokens ?? 0;
-        }
+        const { text, completionTokens } = await readChatStream(client, { model: "mock-worker", messages });
         assert.ok(text.length > 0);
-        assert.equal(usage, 6);
+        assert.equal(completionTokens, 6);
       }
       assert.equal(await scrape(gateway.url, "nexus_tokens_total", { type: "completion" }), 26 * 6);
     });
