@@ -43,7 +43,7 @@ export class Metrics {
   });
   readonly upstreamErrors = new Counter({
     name: "nexus_upstream_errors_total",
-    help: "Failed upstream attempts, by upstream and kind (connect|status|timeout).",
+    help: "Failed upstream attempts, by upstream and kind (connect|status|timeout|broken: an answer that broke off).",
     labelNames: ["upstream", "kind"] as const,
     registers: [this.registry],
   });

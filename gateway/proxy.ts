@@ -18,8 +18,8 @@ export const fetchClient: UpstreamClient = {
   post: (url, init) => fetch(url, { method: "POST", headers: init.headers, body: init.body, signal: init.signal }),
 };
 
-/** Why an upstream attempt failed. */
-export type FailureKind = "connect" | "status" | "timeout";
+/** Why an upstream attempt failed; "broken" is an answer that broke off after it had started. */
+export type FailureKind = "connect" | "status" | "timeout" | "broken";
 
 /** What the proxy reports when a request is over (body finished, failed or the client left). */
 export interface ProxyOutcome {
@@ -228,10 +228,20 @@ export class Proxy {
       startedAt: req.startedAt,
       done: (result) => {
         finish();
+        if (!result.aborted && result.error !== undefined) this.#broken(req, { upstream, detail: result.error });
         req.onDone({ status: result.aborted ? 499 : response.status, upstream, attempts, ...result });
       },
     });
     return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Reports an upstream answer that broke off after it had started (the client did not go away). */
+  #broken(req: ProxyRequest, failure: { upstream: string; detail: string }): void {
+    this.#o.hooks.onUpstreamError(failure.upstream, {
+      kind: "broken",
+      requestId: req.requestId,
+      detail: failure.detail,
+    });
   }
 
   /** Passes an upstream's error answer on with its status, its body made OpenAI-shaped when it is not. */
@@ -267,6 +277,7 @@ export class Proxy {
     } catch (error) {
       finish();
       const aborted = req.clientSignal.aborted;
+      if (!aborted) this.#broken(req, { upstream, detail: errorText(error) });
       req.onDone({ ...outcome, status: aborted ? 499 : 502, aborted, error: String(error) });
       const failure = new HttpError(502, `Upstream "${upstream}" broke off its answer.`, {
         code: "upstream_unavailable",

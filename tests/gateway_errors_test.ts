@@ -312,3 +312,33 @@ Deno.test("a stream longer than GATEWAY_REQUEST_TIMEOUT_MS is cut and the upstre
     },
   );
 });
+
+Deno.test("an upstream that dies mid-stream: the client's stream ends without [DONE] and the break is counted", async () => {
+  await using worker = await startWorker({
+    WORKER_TOKEN_DELAY_MS: "200",
+    WORKER_MAX_TOKENS: "50",
+    WORKER_TTFT_MS: "0",
+  });
+  await using gateway = await startGateway(mockGatewayEnv(worker.url, KEY));
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "x-api-key": KEY },
+    body: JSON.stringify({ ...chat, stream: true }),
+  });
+  assert.equal(response.status, 200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = (await reader.read()).value ?? "";
+  assert.ok(text.startsWith("data: "), text);
+  worker.child.kill("SIGKILL");
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+  } catch {
+    // The gateway may end the client's stream with an error: either way it must not look complete.
+  }
+  assert.ok(!text.includes("[DONE]"), "a broken stream must not end like a complete one");
+  await eventually(
+    async () => await scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "mock", kind: "broken" }) === 1,
+    { what: "nexus_upstream_errors_total{kind=broken} counts the break" },
+  );
+  assert.ok(gateway.child.output().includes('"kind":"broken"'), "the failed attempt is logged with its kind");
+});
