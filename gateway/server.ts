@@ -1,4 +1,5 @@
 /** The request handler: request id -> auth -> body -> route -> rate limit -> proxy -> response, plus probes. */
+import { joinBytes } from "./bytes.ts";
 import { Authenticator, type KeyIdentity } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./errors.ts";
@@ -354,13 +355,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return joinBytes(chunks, size);
 }
 
 /** The fields the gateway needs from a completion request, validated. */

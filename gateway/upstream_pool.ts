@@ -8,6 +8,7 @@
  * answer, or a new connection failing, rejects. The request is written whole before the answer is read (LLM
  * servers read the whole body before answering).
  */
+import { joinBytes } from "./bytes.ts";
 import { fetchClient, type UpstreamClient } from "./proxy.ts";
 
 /** Options of the pooled client. */
@@ -524,15 +525,7 @@ class BodyReader {
 function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> | undefined {
   if (parts.length === 0) return undefined;
   if (parts.length === 1) return parts[0].slice();
-  let size = 0;
-  for (const part of parts) size += part.byteLength;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
 const State = {
