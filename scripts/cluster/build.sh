@@ -19,7 +19,7 @@ has_module() {
 
 build_kubernetes() {
   local v="$NEXUS_K8S_VERSION" staging="v0.${NEXUS_K8S_VERSION#v1.}"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=()
   for b in "${bins[@]}"; do has_module "$b" k8s.io/kubernetes "$v" || missing+=("$b"); done
   if [ ${#missing[@]} -eq 0 ]; then echo "kubernetes $v: already built"; return; fi
   local dir="$NEXUS_TOOLS/build/k8s-$v"
