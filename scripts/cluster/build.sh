@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control plane from source through the Go module proxy into $NEXUS_BIN:
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd and kwok.
+# Builds the local cluster from source through the Go module proxy into $NEXUS_BIN: kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, and the real node's kubelet and kube-proxy (k8s.io/kubernetes),
+# etcd, kwok and CoreDNS (the cluster DNS, run on the host).
 # k8s.io/kubernetes cannot be `go install`ed (its go.mod replaces the staging modules with local paths), so a
 # wrapper module under $NEXUS_TOOLS/build/ requires it and replaces every staging module with its published v0.X.Y.
 # A binary is rebuilt only when `go version -m` does not show the pinned module version inside it.
@@ -8,6 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../env.sh"
 source "$here/versions.sh"
+source "$here/../progress.sh"
 export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # has_module BIN MODULE VERSION: true when BIN exists and was built from MODULE at VERSION.
@@ -68,11 +70,27 @@ build_kwok() {
   GOBIN="$NEXUS_BIN" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v" "sigs.k8s.io/kwok/cmd/kwok@$v"
 }
 
+build_coredns() {
+  local v="$NEXUS_COREDNS_VERSION"
+  if has_module coredns github.com/coredns/coredns "$v"; then echo "coredns $v: already built"; return; fi
+  local dir="$NEXUS_TOOLS/build/coredns-$v"
+  mkdir -p "$dir"
+  printf 'module nexus.local/coredns-build\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$v" >"$dir/go.mod"
+  echo "coredns $v: building"
+  (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$NEXUS_BIN/coredns" github.com/coredns/coredns)
+}
+
 only="${1:-all}"
 case "$only" in
-  all) build_etcd; build_kwok; build_kubernetes ;;
+  all)
+    timed "build: etcd $NEXUS_ETCD_VERSION" build_etcd
+    timed "build: kwok $NEXUS_KWOK_VERSION" build_kwok
+    timed "build: coredns $NEXUS_COREDNS_VERSION" build_coredns
+    timed "build: kubernetes $NEXUS_K8S_VERSION" build_kubernetes
+    ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
-  *) echo "usage: build.sh [all|kubernetes|etcd|kwok]" >&2; exit 2 ;;
+  coredns) build_coredns ;;
+  *) echo "usage: build.sh [all|kubernetes|etcd|kwok|coredns]" >&2; exit 2 ;;
 esac
