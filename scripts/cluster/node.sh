@@ -8,6 +8,9 @@
 #   node.sh down  (down.sh) stops every container and removes all the node made: processes (by PID, and what is left
 #                 in its cgroups), mounts, cgroups, iptables chains, the bridge and routes, sysctls it changed,
 #                 kubelet, containerd and CNI state. Does nothing unless this cluster's node is set up.
+# What the node changes on the machine is recorded in /run/nexus-node (its cluster directory, the host paths it made,
+# the sysctls it changed), so a node whose cluster directory was removed under it is still cleaned up: by the next
+# node.sh up, once none of its processes runs.
 #
 # Facts of these machines it copes with: cgroup v1 without systemd (kubelet: failCgroupV1 false, cgroupDriver
 # cgroupfs), no swap check (failSwapOn false), no CAP_SYS_RESOURCE (containerd: restrict_oom_score_adj, or runc fails
@@ -19,12 +22,17 @@ source "$here/../env.sh"
 source "$here/../progress.sh"
 source "$here/network.sh"
 source "$here/procs.sh"
-state="${NEXUS_CLUSTER_DIR:-/tmp/nexus-cluster}"
-node="$state/node"
-pki="$state/pki"
-sock="$node/containerd.sock"
-ctr=(ctr --address "$sock" --namespace k8s.io)
-kubectl=("$NEXUS_BIN/kubectl" --kubeconfig "$state/kubeconfig")
+record=/run/nexus-node
+# for_cluster DIR: the node of the cluster whose state directory is DIR.
+for_cluster() {
+  state="$1"
+  node="$state/node"
+  pki="$state/pki"
+  sock="$node/containerd.sock"
+  ctr=(ctr --address "$sock" --namespace k8s.io)
+  kubectl=("$NEXUS_BIN/kubectl" --kubeconfig "$state/kubeconfig")
+}
+for_cluster "${NEXUS_CLUSTER_DIR:-/tmp/nexus-cluster}"
 cgroup_root=nexus
 # Host paths the node's programs use whatever their state directory; removed at down when up created them.
 host_paths=(/var/lib/cni /run/containerd /var/log/pods /var/log/containers /var/lib/kubelet)
@@ -60,7 +68,7 @@ EOF
 network_up() {
   local key
   for key in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
-    echo "$key=$(sysctl -n "$key")" >>"$node/sysctls"
+    echo "$key=$(sysctl -n "$key")" >>"$record/sysctls"
   done
   # Service traffic DNATed to a pod on the same bridge is routed back onto it, and bridged traffic must pass iptables.
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
@@ -282,15 +290,26 @@ node_up() {
     command -v "$cmd" >/dev/null || fail "$cmd is missing; run scripts/install/container_tools.sh"
   done
   [ -x /usr/lib/cni/bridge ] || fail "the CNI plugins are missing; run scripts/install/container_tools.sh"
-  if ip link show "$NEXUS_BRIDGE" >/dev/null 2>&1; then
-    fail "bridge $NEXUS_BRIDGE exists: another local cluster's real node runs here, and only one can." \
-      "Stop it with NEXUS_CLUSTER_DIR=<its directory> scripts/cluster/down.sh (or delete a leftover: ip link delete $NEXUS_BRIDGE)"
+  if [ -f "$record/owner" ]; then
+    local owner mine="$state"
+    owner="$(cat "$record/owner")"
+    if owner_runs "$owner"; then
+      fail "the real node of the cluster in $owner runs on this machine, and only one can." \
+        "Stop it first: NEXUS_CLUSTER_DIR=$owner scripts/cluster/down.sh"
+    fi
+    echo "cluster/node.sh: removing what the node of $owner left behind" >&2
+    for_cluster "$owner"
+    node_down
+    for_cluster "$mine"
+  elif ip link show "$NEXUS_BRIDGE" >/dev/null 2>&1; then
+    fail "bridge $NEXUS_BRIDGE exists, but no node is recorded in $record: delete it (ip link delete $NEXUS_BRIDGE)"
   fi
-  mkdir -p "$node"/{cni/net.d,cni/ipam,containerd,kubelet,pod-logs}
+  mkdir -p "$node"/{cni/net.d,cni/ipam,containerd,kubelet,pod-logs} "$record"
   local path
-  for path in "${host_paths[@]}"; do [ -e "$path" ] || echo "$path" >>"$node/created"; done
-  touch "$node/created"
+  for path in "${host_paths[@]}"; do [ -e "$path" ] || echo "$path" >>"$record/created"; done
+  touch "$record/created"
   # From here on, down removes what this node made.
+  echo "$state" >"$record/owner"
   timed "node: network ($NEXUS_BRIDGE $NEXUS_NODE_IP, pods $NEXUS_POD_CIDR, services $NEXUS_SERVICE_CIDR)" network_up
   cgroups_up
   timed "node: containerd" containerd_up
@@ -306,9 +325,21 @@ node_up() {
   timed "node: kubelet, kube-proxy, $NEXUS_NODE_NAME Ready" node_ready
 }
 
+# owner_runs DIR: true while a kubelet or containerd that the cluster in DIR started still runs.
+owner_runs() {
+  local name pid
+  [ -f "$1/pids" ] || return 1
+  while read -r name pid; do
+    case "$name" in kubelet | containerd) ;; *) continue ;; esac
+    [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == */"$name" ]] && return 0
+  done <"$1/pids"
+  return 1
+}
+
 # stop_pids NAME...: stops the processes up started under these names (the PID must still run that binary).
 stop_pids() {
   local name pid want
+  [ -f "$state/pids" ] || return 0
   for want in "$@"; do
     while read -r name pid; do
       [ "$name" = "$want" ] || continue
@@ -352,7 +383,7 @@ mounts_down() {
   local mount
   # Deepest first; a mount that is still busy is detached (lazy), so nothing under $node stays mounted.
   awk -v root="$node/" 'index($5, root) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r mount; do
-    umount "$mount" 2>/dev/null || umount -l "$mount"
+    umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || true
   done
 }
 
@@ -386,8 +417,8 @@ network_down() {
   ip link delete "$NEXUS_BRIDGE" 2>/dev/null || true
   ip route del unreachable "$NEXUS_KWOK_CIDR" 2>/dev/null || true
   local line
-  if [ -f "$node/sysctls" ]; then
-    while read -r line; do sysctl -qw "$line" || true; done <"$node/sysctls"
+  if [ -f "$record/sysctls" ]; then
+    while read -r line; do sysctl -qw "$line" || true; done <"$record/sysctls"
   fi
 }
 
@@ -398,11 +429,11 @@ host_paths_down() {
     if [[ "$(readlink "$link" 2>/dev/null)" == "$node/"* ]]; then rm -f "$link"; fi
   done
   local path
-  while read -r path; do rm -rf "$path"; done <"$node/created"
+  while read -r path; do rm -rf "$path"; done <"$record/created"
 }
 
 node_down() {
-  [ -f "$node/created" ] || return 0
+  [ "$(cat "$record/owner" 2>/dev/null)" = "$state" ] || return 0
   stop_pids coredns kube-proxy kubelet
   containers_down
   mounts_down
@@ -410,7 +441,7 @@ node_down() {
   iptables_down
   network_down
   host_paths_down
-  rm -rf "$node"
+  rm -rf "$node" "$record"
 }
 
 case "${1:-}" in

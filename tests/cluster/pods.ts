@@ -230,7 +230,7 @@ function startLoad(url: string, options: { key: string; perSecond: number }): Lo
     inFlight.push(
       chat(url, options.key, { client }).then(
         (status) => status === 200 ? void ok++ : void failures.push(`${at} ms: HTTP ${status}`),
-        (error) => void failures.push(`${at} ms: ${error}`),
+        (error) => void failures.push(`${at} ms: ${error}${error?.cause ? ` (${error.cause})` : ""}`),
       ),
     );
   };
