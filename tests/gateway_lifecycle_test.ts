@@ -218,7 +218,11 @@ Deno.test("the seed's smoke test works against `deno task start` (scripts/dev.ts
   const gatewayPort = freePort();
   const workerPort = freePort();
   const dev = spawnDeno("scripts/dev.ts", {
-    env: { GATEWAY_PORT: String(gatewayPort), WORKER_PORT: String(workerPort) },
+    env: {
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_METRICS_PORT: String(freePort()),
+      WORKER_PORT: String(workerPort),
+    },
   });
   try {
     const url = `http://127.0.0.1:${gatewayPort}`;
