@@ -215,7 +215,11 @@ export class PoolClient implements UpstreamClient {
     const onAbort = () => connection?.close();
     signal.addEventListener("abort", onAbort);
     try {
-      connection = this.#takeIdle(origin) ?? await this.#slot(origin, signal);
+      connection = this.#takeIdle(origin);
+      if (connection === undefined) {
+        if (origin.open < this.#maxOpen) origin.open++; // a slot for a new connection, at once
+        else connection = await this.#waitForSlot(origin, signal);
+      }
       holdsSlot = true;
       if (signal.aborted) throw signal.reason; // it aborted while the slot was being handed over
       let head: Head;
@@ -240,14 +244,10 @@ export class PoolClient implements UpstreamClient {
   }
 
   /**
-   * Waits for a free slot of an origin at its cap. Resolves with a connection handed over by a request that finished,
-   * or undefined for the right to open a new one; rejects when the signal aborts or the client closes.
+   * Waits in line for a slot of an origin at its cap. Resolves with a connection handed over by a request that
+   * finished, or undefined for the right to open a new one; rejects when the signal aborts or the client closes.
    */
-  #slot(origin: Origin, signal: AbortSignal): Promise<Connection | undefined> {
-    if (origin.open < this.#maxOpen) {
-      origin.open++;
-      return Promise.resolve(undefined);
-    }
+  #waitForSlot(origin: Origin, signal: AbortSignal): Promise<Connection | undefined> {
     this.#onWait?.(origin.key, true);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
