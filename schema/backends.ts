@@ -29,6 +29,12 @@ export interface Backend {
   hfToken: boolean;
   /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
   workload: "deployment" | "inferenceService";
+  /**
+   * How a terminating pod keeps serving until Kubernetes has taken it out of its Service: the server drains itself
+   * when told how long by these variables (in ms), a preStop sleep holds SIGTERM back (servers that stop accepting
+   * at once), or nothing (KServe manages its own pods).
+   */
+  drain: { kind: "env"; delayVariable: string; graceVariable: string } | { kind: "preStop" } | { kind: "none" };
 }
 
 /**
@@ -60,6 +66,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     tmpSize: "256Mi",
     hfToken: false,
     workload: "deployment",
+    drain: { kind: "env", delayVariable: "WORKER_DRAIN_DELAY_MS", graceVariable: "WORKER_SHUTDOWN_GRACE_MS" },
   },
   vllm: {
     image: { repository: "vllm/vllm-openai", tag: "v0.11.0" },
@@ -70,6 +77,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     args: ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000"],
     ...modelServer,
     workload: "deployment",
+    drain: { kind: "preStop" },
   },
   sglang: {
     image: { repository: "lmsysorg/sglang", tag: "v0.5.12" },
@@ -80,6 +88,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
     ...modelServer,
     workload: "deployment",
+    drain: { kind: "preStop" },
   },
   kserve: {
     image: { repository: "", tag: "" },
@@ -90,5 +99,6 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     args: [],
     ...modelServer,
     workload: "inferenceService",
+    drain: { kind: "none" },
   },
 };

@@ -44,6 +44,27 @@ Presets: \`values-mock.yaml\` (default behaviour), \`values-gpu.yaml\` (vLLM on 
 A worker is a **GPU worker** when its \`gpu\` count is above 0 (unset: 1 for vllm, sglang and kserve, 0 for mock).
 Only GPU workers get \`gpuPool\`'s nodeSelector, tolerations, affinity and runtimeClassName.
 
+## Workers
+
+\`workers\` is empty by default. Name workers and you get exactly those: this deploys vLLM and nothing else.
+
+\`\`\`yaml
+workers:
+  vllm: { backend: vllm, model: meta-llama/Meta-Llama-3-8B-Instruct }
+gateway:
+  defaultUpstream: vllm
+\`\`\`
+
+Name none and the chart deploys one mock worker, \`mock\` (CPU, model \`mock-worker\`); to keep it beside others, name it
+(\`mock: {}\`).
+
+## Rolling updates
+
+A terminating pod keeps serving while Kubernetes takes it out of its Service endpoints and load balancers: the gateway
+for \`gateway.drainDelaySeconds\` (not ready, \`Connection: close\` on every answer), the mock worker likewise, vLLM and
+SGLang behind a \`preStop\` sleep (\`workers.<name>.drainDelaySeconds\`). Then in-flight requests get
+\`drainGraceSeconds\`; \`terminationGracePeriodSeconds\` is the sum plus 5.
+
 ## Values
 
 <!-- ${notice} -->
