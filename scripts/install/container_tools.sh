@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real cluster node and the local image builds need:
 #   containerd, runc, containernetworking-plugins (CNI bridge, host-local, loopback in /usr/lib/cni), iptables and
-#   conntrack (kube-proxy) for the node; docker.io (dockerd, for `docker build`) and mmdebstrap (the Debian rootfs the
-#   local base images are cut from) for scripts/images.sh. Nothing is started: the scripts start what they need.
+#   conntrack (kube-proxy), iproute2 and procps for the node; docker.io (dockerd, for `docker build`) and mmdebstrap
+#   (the Debian rootfs the local base images are cut from) for scripts/images.sh. Nothing is started: the scripts
+#   start what they need.
 # Needs: root and apt-get (Debian/Ubuntu). Safe to run again: skips when every command is there.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ declare -A packages=(
   [runc]=runc
   [iptables]=iptables
   [conntrack]=conntrack
+  [ip]=iproute2
+  [pgrep]=procps
   [dockerd]=docker.io
   [mmdebstrap]=mmdebstrap
 )
