@@ -11,8 +11,9 @@
 # COMPONENT is gateway or worker (the mock worker; its values live under workers.<WORKER>, default mock).
 # build is hermetic: scripts/images/stage.ts stages the context (the component's module graph, the npm packages it
 # imports, installed here by `deno install`) and `docker build --network none` downloads nothing. BASE is the image
-# with deno (default denoland/deno:<pinned version>); BASE=local builds a Debian-based one first from packages
-# (scripts/images/rootfs.sh, needs root and mmdebstrap) for machines that cannot pull. With no docker daemon running,
+# with deno (default: the Dockerfile's, denoland/deno:<pinned version>); BASE=local builds a Debian-based one first from
+# packages (scripts/images/rootfs.sh, needs root and mmdebstrap), which is also what happens when the default cannot be
+# pulled (no registry). With no docker daemon running,
 # root with dockerd installed gets a private one for the run (scripts/images/docker_daemon.sh).
 # deploy defaults: RELEASE=nexus, NAMESPACE=nexus, METHOD=helm (helm upgrade --reuse-values --set ...,
 # which keeps the new image in the release's values) or kubectl (kubectl set image; the next helm upgrade
@@ -39,6 +40,14 @@ case "$action" in
     "$deno" run -A scripts/images/stage.ts "$component" "$ctx/context" >&2
     [ "$docker" != docker ] || docker_daemon_start
     base="${BASE:-}"
+    if [ -z "$base" ]; then
+      # The Dockerfile's default base, unless it cannot be had here (no registry): then the local one.
+      default="$(sed -n 's/^ARG BASE=//p' "$component/Dockerfile")"
+      if ! "$docker" image inspect "$default" >/dev/null 2>&1 && ! "$docker" pull "$default" >/dev/null 2>&1; then
+        echo "images.sh: cannot pull $default; building on a local Debian-based base instead (BASE=local)" >&2
+        base=local
+      fi
+    fi
     if [ "$base" = local ]; then
       bash scripts/images/rootfs.sh "$ctx/rootfs"
       base="$(bash scripts/images/import_rootfs.sh deno "$ctx/rootfs")"

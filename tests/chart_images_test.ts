@@ -79,7 +79,8 @@ Deno.test("scripts/images.sh builds and pushes IMAGE_REPO:IMAGE_TAG and deploys 
   const build = await images(["build", "gateway"], env);
   assert.equal(build.code, 0, build.stderr);
   assert.equal(build.calls[0], "docker info", "it looks for a docker daemon first");
-  assert.match(build.calls[1], /^docker build --network none -t registry\.example\/nexus-gateway:1\.2\.3 \/\S+$/);
+  assert.match(build.calls[1], /^docker image inspect denoland\/deno:\S+$/, "then for the Dockerfile's default base");
+  assert.match(build.calls[2], /^docker build --network none -t registry\.example\/nexus-gateway:1\.2\.3 \/\S+$/);
   assert.deepEqual((await images(["push", "gateway"], env)).calls, [
     "docker info",
     "docker push registry.example/nexus-gateway:1.2.3",
