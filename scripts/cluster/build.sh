@@ -23,7 +23,7 @@ build_kubernetes() {
   local v="$NEXUS_K8S_VERSION" staging="v0.${NEXUS_K8S_VERSION#v1.}"
   local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=()
   for b in "${bins[@]}"; do has_module "$b" k8s.io/kubernetes "$v" || missing+=("$b"); done
-  if [ ${#missing[@]} -eq 0 ]; then echo "kubernetes $v: already built"; return; fi
+  if [ ${#missing[@]} -eq 0 ]; then echo "kubernetes $v: already built" >&2; return; fi
   local dir="$NEXUS_TOOLS/build/k8s-$v"
   mkdir -p "$dir"
   local gomod
@@ -49,34 +49,34 @@ build_kubernetes() {
   done
   local pkgs=()
   for b in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  echo "kubernetes $v: building ${missing[*]} (this takes a while on a cold cache)"
+  echo "kubernetes $v: building ${missing[*]} (this takes a while on a cold cache)" >&2
   (cd "$dir" && go build -mod=mod -trimpath -ldflags "$ld" -o "$NEXUS_BIN/" "${pkgs[@]}")
 }
 
 build_etcd() {
   local v="$NEXUS_ETCD_VERSION"
-  if has_module etcd go.etcd.io/etcd/server/v3 "$v"; then echo "etcd $v: already built"; return; fi
+  if has_module etcd go.etcd.io/etcd/server/v3 "$v"; then echo "etcd $v: already built" >&2; return; fi
   local dir="$NEXUS_TOOLS/build/etcd-$v"
   mkdir -p "$dir"
   printf 'module nexus.local/etcd-build\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$v" >"$dir/go.mod"
-  echo "etcd $v: building"
+  echo "etcd $v: building" >&2
   (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$NEXUS_BIN/etcd" go.etcd.io/etcd/server/v3)
 }
 
 build_kwok() {
   local v="$NEXUS_KWOK_VERSION"
-  if has_module kwok sigs.k8s.io/kwok "$v"; then echo "kwok $v: already built"; return; fi
-  echo "kwok $v: building"
+  if has_module kwok sigs.k8s.io/kwok "$v"; then echo "kwok $v: already built" >&2; return; fi
+  echo "kwok $v: building" >&2
   GOBIN="$NEXUS_BIN" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v" "sigs.k8s.io/kwok/cmd/kwok@$v"
 }
 
 build_coredns() {
   local v="$NEXUS_COREDNS_VERSION"
-  if has_module coredns github.com/coredns/coredns "$v"; then echo "coredns $v: already built"; return; fi
+  if has_module coredns github.com/coredns/coredns "$v"; then echo "coredns $v: already built" >&2; return; fi
   local dir="$NEXUS_TOOLS/build/coredns-$v"
   mkdir -p "$dir"
   printf 'module nexus.local/coredns-build\n\ngo 1.26.0\n\nrequire github.com/coredns/coredns %s\n' "$v" >"$dir/go.mod"
-  echo "coredns $v: building"
+  echo "coredns $v: building" >&2
   (cd "$dir" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$NEXUS_BIN/coredns" github.com/coredns/coredns)
 }
 
