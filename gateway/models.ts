@@ -50,7 +50,7 @@ export class ModelCatalog {
     if (this.#cached && now - this.#cached.at < (this.#options.cacheMs ?? 10_000)) return this.#cached.models;
     let models: ModelObject[] = [];
     try {
-      const response = await fetch(upstream.modelsUrl, {
+      const response = await fetch(`${upstream.baseUrl}/v1/models`, {
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 2000),
       });
       if (!response.ok) throw new Error(`status ${response.status}`);
