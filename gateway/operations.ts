@@ -19,8 +19,8 @@ export interface Operation {
   readonly path: string;
   /** The path appended to an upstream's base URL. */
   readonly upstreamPath: string;
-  /** Where the request names its `model`: a member of a JSON body. */
-  readonly modelIn: "json";
+  /** Where the request names its `model`: a member of a JSON body, or a field of a multipart/form-data body. */
+  readonly modelIn: "json" | "form";
   /** The request may ask for a server-sent event stream with `stream: true`. */
   readonly streamable: boolean;
   /** How the answer reports usage; undefined when it carries none. */
@@ -43,6 +43,8 @@ function usage(input: string, output?: string): UsageFormat {
 }
 
 const COMPLETION_USAGE = usage("prompt_tokens", "completion_tokens");
+const TOKEN_USAGE = usage("input_tokens", "output_tokens");
+const PROMPT_USAGE = usage("prompt_tokens");
 
 /** Every operation, in the order the README lists them. */
 export const OPERATIONS: readonly Operation[] = [
@@ -65,6 +67,87 @@ export const OPERATIONS: readonly Operation[] = [
     usage: COMPLETION_USAGE,
     askStreamUsage: true,
     requires: { member: "prompt", list: false },
+  },
+  {
+    name: "embeddings",
+    path: "/v1/embeddings",
+    upstreamPath: "/v1/embeddings",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "responses",
+    path: "/v1/responses",
+    upstreamPath: "/v1/responses",
+    modelIn: "json",
+    streamable: true,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "rerank",
+    path: "/v1/rerank",
+    upstreamPath: "/v1/rerank",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "rerank",
+    path: "/v2/rerank",
+    upstreamPath: "/v2/rerank",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "score",
+    path: "/v1/score",
+    upstreamPath: "/v1/score",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "tokenize",
+    path: "/tokenize",
+    upstreamPath: "/tokenize",
+    modelIn: "json",
+    streamable: false,
+    usage: undefined,
+    askStreamUsage: false,
+  },
+  {
+    name: "detokenize",
+    path: "/detokenize",
+    upstreamPath: "/detokenize",
+    modelIn: "json",
+    streamable: false,
+    usage: undefined,
+    askStreamUsage: false,
+  },
+  {
+    name: "transcriptions",
+    path: "/v1/audio/transcriptions",
+    upstreamPath: "/v1/audio/transcriptions",
+    modelIn: "form",
+    streamable: false,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "translations",
+    path: "/v1/audio/translations",
+    upstreamPath: "/v1/audio/translations",
+    modelIn: "form",
+    streamable: false,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
   },
 ];
 

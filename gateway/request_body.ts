@@ -1,6 +1,7 @@
 /** Reading a request body under the size limit, and the facts the gateway needs from it: model, stream, JSON members. */
 import { joinBytes } from "./bytes.ts";
 import { HttpError } from "./errors.ts";
+import { formBoundary, formField } from "./multipart.ts";
 import type { Operation } from "./operations.ts";
 
 const decoder = new TextDecoder();
@@ -11,7 +12,7 @@ export interface RequestFacts {
   model: string;
   /** The client asked for a stream (streamable operations only). */
   stream: boolean;
-  /** The JSON body's members. */
+  /** The JSON body's members; undefined for a multipart body. */
   fields: Record<string, unknown> | undefined;
 }
 
@@ -40,12 +41,12 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   return joinBytes(chunks, size);
 }
 
-/** The facts of a body for `operation`: from its JSON. */
+/** The facts of a body for `operation`: from its JSON, or from its multipart form (`contentType` has the boundary). */
 export function requestFacts(
   body: Uint8Array,
   ctx: { operation: Operation; contentType: string | null },
 ): RequestFacts {
-  return jsonFacts(body, ctx.operation);
+  return ctx.operation.modelIn === "form" ? formFacts(body, ctx.contentType) : jsonFacts(body, ctx.operation);
 }
 
 /** The facts of a JSON body: a JSON object with a non-empty string `model` and the operation's required member. */
@@ -73,6 +74,19 @@ export function jsonFacts(body: Uint8Array, operation: Operation): RequestFacts 
     }
   }
   return { model: fields.model, stream: operation.streamable && fields.stream === true, fields };
+}
+
+/** The facts of a multipart/form-data body: its `model` field, read without copying the upload. */
+export function formFacts(body: Uint8Array, contentType: string | null): RequestFacts {
+  const boundary = formBoundary(contentType);
+  if (boundary === undefined) {
+    throw new HttpError(400, "Request body must be multipart/form-data (with a boundary).", {
+      code: "invalid_content_type",
+    });
+  }
+  const model = formField(body, { boundary, name: "model" });
+  if (model === undefined || model === "") throw missingModel();
+  return { model, stream: false, fields: undefined };
 }
 
 function missingModel(): HttpError {

@@ -232,7 +232,7 @@ Deno.test("refusals end once with their status; those before the body was read h
       ["unknown key", chat({ model: "both" }, { key: "nope" }), 401, ["end 401"]],
       ["no model", chat({}), 400, ["end 400"]],
       ["too large", chat({ model: "both", pad: "x".repeat(300) }), 413, ["end 413"]],
-      ["wrong method", new Request("http://gw/v1/completions", { headers: { "x-api-key": KEY } }), 405, ["end 405"]],
+      ["wrong method", new Request("http://gw/v1/embeddings", { headers: { "x-api-key": KEY } }), 405, ["end 405"]],
       ["unknown path", new Request("http://gw/v1/nothing", { headers: { "x-api-key": KEY } }), 404, ["end 404"]],
       ["model not allowed", chat({ model: "both" }, { key: "sk-narrow" }), 403, [
         "start chat both narrow stream=false",
@@ -292,6 +292,37 @@ Deno.test("an attempt's outbound headers can be set by a subscriber, for that at
     `00-${"1".repeat(32)}-2-01`,
   ]);
   assert.equal(seen[0]["x-request-id"], seen[1]["x-request-id"]);
+});
+
+Deno.test("multipart operations and the rest of the table go through the same lifecycle", async () => {
+  const urls: string[] = [];
+  const { gateway, recorder } = setup((url) => {
+    urls.push(url);
+    return Promise.resolve(Response.json({ text: "ok", usage: { type: "tokens", input_tokens: 4, output_tokens: 1 } }));
+  });
+  const form = new FormData();
+  form.append("file", new File([new Uint8Array(64)], "a.wav"));
+  form.append("model", "whisper");
+  const audio = new Request("http://gw/v1/audio/transcriptions", {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}` },
+    body: form,
+  });
+  const response = await gateway.handle(audio);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual(recorder.take(), [
+    "start transcriptions whisper key1 stream=false",
+    "attempt 1 a",
+    "usage 4/1",
+    "end 200",
+  ]);
+  assert.deepEqual(urls, ["http://a.invalid:1/v1/audio/transcriptions"]);
+
+  const tokenize = await gateway.handle(chat({ model: "m", prompt: "a b" }, { path: "/tokenize" }));
+  await tokenize.body?.cancel();
+  assert.deepEqual(recorder.take(), ["start tokenize m key1 stream=false", "attempt 1 a", "end 200"]);
+  assert.equal(urls.at(-1), "http://a.invalid:1/tokenize");
 });
 
 Deno.test("the probes and /v1/models end once too, and nothing stays in flight", async () => {

@@ -25,8 +25,9 @@ import { UpstreamHealth } from "./upstream_health.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
- * The only client headers sent upstream besides the request id (Content-Type is always JSON). Credentials never are; an
- * allow list is also much cheaper than copying and filtering every header.
+ * The only client headers sent upstream besides the request id and Content-Type (JSON bodies: always JSON; multipart
+ * bodies: the client's, which names the boundary). Credentials never are; an allow list is also much cheaper than
+ * copying and filtering every header.
  */
 const FORWARDED_HEADERS = ["accept", "user-agent", "traceparent", "tracestate"];
 
@@ -80,8 +81,10 @@ export class Gateway {
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });
-    const defaultUpstream = config.defaultUpstream ? config.upstreams.get(config.defaultUpstream) : undefined;
-    this.#catalog = new ModelCatalog({ policyModels: this.#router.policyModels(), defaultUpstream });
+    this.#catalog = new ModelCatalog({
+      policyModels: this.#router.policyModels(),
+      upstreams: [...config.upstreams.values()],
+    });
   }
 
   /** Ready: not draining, and the limiter can answer (or Redis failures are configured to fail open). */
@@ -189,7 +192,8 @@ export class Gateway {
     const identity = this.#auth.authenticate(request.headers);
     exchange.key = identity.name;
     const body = await readBody(request, this.config.maxBodyBytes);
-    const facts = requestFacts(body, { operation, contentType: null });
+    const contentType = operation.modelIn === "form" ? request.headers.get("content-type") : null;
+    const facts = requestFacts(body, { operation, contentType });
     const model = facts.model;
     exchange.model = model;
     exchange.stream = facts.stream;
@@ -213,7 +217,8 @@ export class Gateway {
 
     const upstreamHeaders: Array<[string, string]> = [
       ["x-request-id", exchange.requestId],
-      ["content-type", "application/json"], // the body parsed as JSON, whatever the client declared (curl -d: a form)
+      // JSON bodies were parsed as JSON, whatever the client declared (curl -d: a form); multipart keeps its boundary.
+      ["content-type", contentType ?? "application/json"],
     ];
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers.get(name);
