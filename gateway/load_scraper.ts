@@ -4,6 +4,7 @@
  * clears the endpoint's load (pickers then use its in-flight count) and the endpoint is retried with backoff.
  */
 import type { Endpoint, EndpointSet } from "./endpoint_set.ts";
+import { errorText } from "./error_text.ts";
 import { LOAD_METRICS_QUERY, parseLoad } from "./load_metrics.ts";
 
 /** Longest wait between scrapes of an endpoint that keeps failing. */
@@ -118,7 +119,7 @@ export class LoadScraper {
       if (this.#stop.signal.aborted) return;
       error = caught instanceof DOMException && caught.name === "TimeoutError"
         ? `no answer within ${this.#timeoutMs} ms`
-        : String(caught instanceof Error ? caught.message : caught);
+        : errorText(caught);
     }
     endpoint.load = undefined;
     state.failures++;
