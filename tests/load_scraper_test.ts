@@ -43,14 +43,13 @@ Deno.test("the scraper keeps each worker's queue, running count and KV use curre
       assert.equal(onBusy.load?.waiting, 2);
       assert.equal(onBusy.load?.kvUsage, 0.5, "4 prompt + 50 answer tokens = 4 blocks of 8");
       assert.deepEqual([onIdle.load?.running, onIdle.load?.waiting, onIdle.load?.kvUsage], [0, 0, 0]);
-      return Promise.resolve();
     });
     const picker = new LoadPicker(set, { staleMs: 1_000 });
     const request = { body: new Uint8Array(), endpoint: "chat" as const };
     for (let i = 0; i < 5; i++) assert.equal(picker.pick(request), onIdle);
     assert.deepEqual(errors, []);
     clients.abort();
-    await eventually(() => Promise.resolve(assert.deepEqual([onBusy.load?.running, onBusy.load?.waiting], [0, 0])));
+    await eventually(() => assert.deepEqual([onBusy.load?.running, onBusy.load?.waiting], [0, 0]));
   } finally {
     clients.abort();
     await scraper.stop();
