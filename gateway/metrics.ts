@@ -88,6 +88,24 @@ export class Metrics {
     buckets: OVERHEAD_BUCKETS,
     registers: [this.registry],
   });
+  readonly upstreamEndpoints = new Gauge({
+    name: "nexus_upstream_endpoints",
+    help: "Endpoints of each upstream, by state (ready|ejected): configured or discovered in Kubernetes.",
+    labelNames: ["upstream", "state"] as const,
+    registers: [this.registry],
+  });
+  readonly discoveryErrors = new Counter({
+    name: "nexus_discovery_errors_total",
+    help: "Failed Kubernetes EndpointSlice lists or watches, by upstream; the last known endpoints stay in use.",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+  readonly loadScrapeErrors = new Counter({
+    name: "nexus_load_scrape_errors_total",
+    help: "Failed /metrics scrapes of endpoints for the load and prefix pickers, by upstream.",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
 
   readonly #models = new Set<string>();
 

@@ -30,6 +30,11 @@ export interface Operation {
    * back out when the client did not ask for it (gateway/stream_usage.ts). Chat and completions only.
    */
   readonly askStreamUsage: boolean;
+  /**
+   * The JSON members that hold the prompt (the first found in the body): the `prefix` picker hashes the body from it
+   * on. Empty: the whole body is hashed.
+   */
+  readonly prompt: readonly string[];
   /** A JSON member the request must carry besides `model`, checked before routing (`list`: a non-empty array). */
   readonly requires?: { readonly member: string; readonly list: boolean };
 }
@@ -55,6 +60,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: true,
     usage: COMPLETION_USAGE,
+    prompt: ["messages"],
     askStreamUsage: true,
     requires: { member: "messages", list: true },
   },
@@ -65,6 +71,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: true,
     usage: COMPLETION_USAGE,
+    prompt: ["prompt"],
     askStreamUsage: true,
     requires: { member: "prompt", list: false },
   },
@@ -75,6 +82,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: PROMPT_USAGE,
+    prompt: ["input"],
     askStreamUsage: false,
   },
   {
@@ -84,6 +92,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: true,
     usage: TOKEN_USAGE,
+    prompt: ["instructions", "input"],
     askStreamUsage: false,
   },
   {
@@ -93,6 +102,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: PROMPT_USAGE,
+    prompt: ["query"],
     askStreamUsage: false,
   },
   {
@@ -102,6 +112,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: PROMPT_USAGE,
+    prompt: ["query"],
     askStreamUsage: false,
   },
   {
@@ -111,6 +122,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: PROMPT_USAGE,
+    prompt: ["text_1"],
     askStreamUsage: false,
   },
   {
@@ -120,6 +132,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: undefined,
+    prompt: ["messages", "prompt"],
     askStreamUsage: false,
   },
   {
@@ -129,6 +142,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "json",
     streamable: false,
     usage: undefined,
+    prompt: [],
     askStreamUsage: false,
   },
   {
@@ -138,6 +152,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "form",
     streamable: false,
     usage: TOKEN_USAGE,
+    prompt: [],
     askStreamUsage: false,
   },
   {
@@ -147,6 +162,7 @@ export const OPERATIONS: readonly Operation[] = [
     modelIn: "form",
     streamable: false,
     usage: TOKEN_USAGE,
+    prompt: [],
     askStreamUsage: false,
   },
 ];

@@ -1,4 +1,5 @@
-/** Passive circuit breaker: an upstream that fails repeatedly is ejected for a while, then tried again. */
+/** Passive circuit breaker per upstream: an upstream that fails repeatedly is ejected for a while, then tried again. */
+import { CircuitBreaker } from "./circuit_breaker.ts";
 
 /** Options of the circuit breaker. */
 export interface UpstreamHealthOptions {
@@ -14,8 +15,9 @@ export interface UpstreamHealthOptions {
 
 /** Tracks consecutive failures per upstream and which upstreams are currently ejected. */
 export class UpstreamHealth {
-  readonly #failures = new Map<string, number>();
-  readonly #ejectedUntil = new Map<string, number>();
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  /** Upstreams ejected and not yet seen back. */
+  readonly #ejected = new Set<string>();
   readonly #options: UpstreamHealthOptions;
   readonly #now: () => number;
 
@@ -26,30 +28,28 @@ export class UpstreamHealth {
 
   /** True when some upstream may currently be ejected (lets the router skip checks). */
   get anyEjected(): boolean {
-    return this.#ejectedUntil.size > 0;
+    return this.#ejected.size > 0;
   }
 
   /** True while `name` is ejected; an expired ejection ends here (the next request probes it). */
   isEjected(name: string): boolean {
-    const until = this.#ejectedUntil.get(name);
-    if (until === undefined) return false;
-    if (this.#now() < until) return true;
-    this.#ejectedUntil.delete(name);
+    if (!this.#ejected.has(name)) return false;
+    if (this.#breakers.get(name)!.isEjected(this.#now())) return true;
+    this.#ejected.delete(name);
     return false;
   }
 
   /** Records a good answer: the failure streak ends. */
   success(name: string): void {
-    if (this.#failures.get(name)) this.#failures.set(name, 0);
+    this.#breakers.get(name)?.success();
   }
 
   /** Records a failed connect or 5xx; ejects after enough in a row (one more failure after a probe re-ejects). */
   failure(name: string): void {
-    const count = (this.#failures.get(name) ?? 0) + 1;
-    this.#failures.set(name, count);
-    const threshold = this.#options.ejectAfterFailures;
-    if (threshold > 0 && count >= threshold && !this.#ejectedUntil.has(name)) {
-      this.#ejectedUntil.set(name, this.#now() + this.#options.ejectMs);
+    let breaker = this.#breakers.get(name);
+    if (breaker === undefined) this.#breakers.set(name, breaker = new CircuitBreaker());
+    if (breaker.failure(this.#options, this.#now())) {
+      this.#ejected.add(name);
       this.#options.onEject?.(name);
     }
   }

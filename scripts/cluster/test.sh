@@ -31,5 +31,6 @@ scenarios=(charts/nexus/ci/*-values.yaml)
 echo "ct lint-and-install: ${#scenarios[@]} scenarios: ${scenarios[*]##*/}"
 ct lint-and-install --config ct.yaml --charts charts/nexus
 deno test -A --no-check=remote tests/cluster/placement.ts
+deno test -A --no-check=remote tests/cluster/discovery.ts
 bash "$here/gen_schemas.sh" --check
 echo "cluster tests passed in $((SECONDS - start))s"
