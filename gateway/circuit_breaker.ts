@@ -1,4 +1,4 @@
-/** Passive circuit breaker of one target (an upstream or an endpoint): ejected after repeated failures, for a while. */
+/** Passive circuit breaker of one endpoint of an upstream: ejected after repeated failures, for a while. */
 
 /** When a target is ejected and for how long. */
 export interface BreakerPolicy {

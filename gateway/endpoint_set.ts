@@ -81,6 +81,8 @@ export class EndpointSet {
   readonly upstream: string;
   #endpoints: Endpoint[] = [];
   #byUrl = new Map<string, Endpoint>();
+  /** Some endpoint was ejected since allEjected() last saw none ejected. */
+  #mayBeEjected = false;
   readonly #options: EndpointSetOptions;
   /** The clock pickers use for ejection checks. */
   readonly now: () => number;
@@ -136,14 +138,22 @@ export class EndpointSet {
 
   /** Records a failed attempt on `endpoint` (connect error, 5xx, timeout); may eject it. */
   failure(endpoint: Endpoint): void {
-    if (endpoint.breaker.failure(this.#options.breaker, this.now())) this.#options.onEject?.(endpoint);
+    if (endpoint.breaker.failure(this.#options.breaker, this.now())) {
+      this.#mayBeEjected = true;
+      this.#options.onEject?.(endpoint);
+    }
   }
 
-  /** True when no listed endpoint can take a request now (all ejected, or none listed). */
+  /** True when no listed endpoint can take a request now (all ejected, or none listed). Cheap while none is ejected. */
   allEjected(): boolean {
+    const endpoints = this.#endpoints;
+    if (endpoints.length === 0) return true;
+    if (!this.#mayBeEjected) return false;
     const now = this.now();
-    for (const endpoint of this.#endpoints) if (!endpoint.breaker.isEjected(now)) return false;
-    return true;
+    let ejected = 0;
+    for (const endpoint of endpoints) if (endpoint.breaker.isEjected(now)) ejected++;
+    if (ejected === 0) this.#mayBeEjected = false;
+    return ejected === endpoints.length;
   }
 
   /** A snapshot for debugging and the endpoint gauge. */

@@ -2,7 +2,7 @@
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { flushLogs, log, setLogLevel } from "./log.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
-import { createGateway } from "./server.ts";
+import { createGateway, type Gateway } from "./server.ts";
 
 /** How long startup waits for a first Redis connection before serving anyway. */
 const REDIS_STARTUP_WAIT_MS = 5_000;
@@ -13,14 +13,16 @@ function fail(message: string): never {
 }
 
 let config: Config;
+let gateway: Gateway;
 try {
   config = loadConfig();
+  setLogLevel(config.logLevel);
+  gateway = createGateway(config);
 } catch (error) {
   if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
   throw error;
 }
-setLogLevel(config.logLevel);
-const gateway = createGateway(config);
+gateway.start(); // load scraping and Kubernetes discovery, off the request path
 if (gateway.limiter instanceof RedisRateLimiter) {
   // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
   const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
@@ -40,7 +42,11 @@ const server = Deno.serve({
   onListen: ({ hostname, port }) => {
     log("info", "gateway listening", {
       address: `${hostname}:${port}`,
-      upstreams: Object.fromEntries([...config.upstreams.values()].map((u) => [u.name, u.baseUrl])),
+      upstreams: Object.fromEntries(
+        [...config.upstreams.values()].map((u) => [u.name, u.endpoints.map((e) => e.baseUrl).join(",")]),
+      ),
+      picker: config.routing.picker,
+      discovery: config.routing.discovery.size > 0 ? [...config.routing.discovery.keys()] : undefined,
       default_upstream: config.defaultUpstream,
       policies: [...config.policies.keys()],
       rate_limiter: config.redisUrl ? "redis" : "memory",

@@ -1,15 +1,20 @@
 /**
- * Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts.
- * Each moment of the request (attempt, failure, first byte, usage, end) is reported to its Exchange.
+ * Forwarding to upstreams: each attempt to an endpoint its upstream's picker chooses; retry once before the first
+ * byte, on another endpoint of the same upstream first, then on the next upstream; stream bodies through, propagate
+ * aborts and timeouts. Each moment of the request (attempt, failure, first byte, usage, end) is reported to its
+ * Exchange.
  */
 import { type BodyEnd, BodyObserver, type BodyOwner, TAIL_BYTES, usageFrom } from "./body_observer.ts";
-import type { Upstream } from "./config.ts";
 import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
+import type { Endpoint } from "./endpoint_set.ts";
 import { errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
+import type { Operation } from "./operations.ts";
+import type { PickRequest } from "./picker.ts";
 import type { Exchange } from "./request_lifecycle.ts";
+import { MAX_ATTEMPTS } from "./router.ts";
 import type { Usage } from "./stream_usage.ts";
 import type { UpstreamClient } from "./upstream_client.ts";
-import type { UpstreamHealth } from "./upstream_health.ts";
+import type { UpstreamTarget } from "./upstream_endpoints.ts";
 
 /** One request to forward. */
 export interface ProxyRequest {
@@ -23,17 +28,17 @@ export interface ProxyRequest {
   clientSignal: AbortSignal;
   /** The gateway asked the upstream for usage the client did not ask for: take it out of the stream. */
   stripUsage: boolean;
-  /** Upstream names in the order to try. */
-  order: readonly string[];
+  /** Upstreams in the order to try. */
+  order: readonly UpstreamTarget[];
+  /** The session header's value (GATEWAY_SESSION_HEADER), for the `prefix` picker. */
+  session?: string | null;
   /** Headers to add to the client's response (request id, rate limit). */
   responseHeaders: Headers;
 }
 
 /** Proxy settings. */
 export interface ProxyOptions {
-  upstreams: ReadonlyMap<string, Upstream>;
   client: UpstreamClient;
-  health: UpstreamHealth;
   firstByteTimeoutMs: number;
   requestTimeoutMs: number;
 }
@@ -53,17 +58,24 @@ const decoder = new TextDecoder();
 
 /**
  * One forwarded request's state: its deadlines (it is the Deadline), the abort of its upstream calls, the client's
- * abort listener (it is the listener), and the owner of its streamed body. `end` is the proxy's only way to end it.
+ * abort listener (it is the listener), the owner of its streamed body, and what the pickers see of it (it is the
+ * PickRequest). `end` is the proxy's only way to end it.
  */
-class Forwarding implements Deadline, BodyOwner {
+class Forwarding implements Deadline, BodyOwner, PickRequest {
   firstByteAt = Infinity;
   readonly totalAt: number;
   readonly controller = new AbortController();
   readonly req: ProxyRequest;
+  readonly body: Uint8Array;
+  readonly operation: Operation;
+  readonly session: string | null | undefined;
   readonly #deadlines: Deadlines;
 
   constructor(req: ProxyRequest, ctx: { deadlines: Deadlines; requestTimeoutMs: number }) {
     this.req = req;
+    this.body = req.body;
+    this.operation = req.exchange.operation!;
+    this.session = req.session;
     this.#deadlines = ctx.deadlines;
     this.totalAt = performance.now() + ctx.requestTimeoutMs;
     if (req.clientSignal.aborted) this.handleEvent();
@@ -118,8 +130,10 @@ export class Proxy {
   }
 
   /**
-   * Sends the request to the first upstream, retrying once on another on connect failure or 5xx. The attempt loop:
-   * each attempt names its upstream and URL (base URL + the operation's path) and is reported before it is sent.
+   * Sends the request to an endpoint of the first upstream, retrying once on connect failure or 5xx: on another
+   * endpoint of the same upstream when it has one that is not ejected, else on the next upstream. The attempt loop:
+   * each attempt names its upstream, endpoint and URL (base URL + the operation's path) and is reported before it is
+   * sent; the endpoint counts it in flight until the attempt is over.
    */
   async forward(req: ProxyRequest): Promise<Response> {
     const o = this.#o;
@@ -127,41 +141,71 @@ export class Proxy {
     const upstreamPath = exchange.operation!.upstreamPath;
     const forwarding = new Forwarding(req, { deadlines: this.#deadlines, requestTimeoutMs: o.requestTimeoutMs });
     const signal = forwarding.controller.signal;
+    const order = req.order;
     let failed: Response | undefined; // the last 5xx answer
     let error: unknown;
-    for (const name of req.order) {
+    let next = 0; // index in order of the upstream to try
+    let failedEndpoint: Endpoint | undefined; // the endpoint that just failed, on order[next]
+    while (exchange.attempts < MAX_ATTEMPTS && next < order.length) {
+      const target = order[next];
+      const endpoint = target.picker.pick(forwarding, failedEndpoint);
+      // A retry stays on this upstream when it has another endpoint that is not ejected (or no other upstream).
+      if (
+        endpoint === undefined ||
+        (failedEndpoint !== undefined && next + 1 < order.length && endpoint.breaker.isEjected(target.set.now()))
+      ) {
+        next++;
+        failedEndpoint = undefined;
+        continue;
+      }
       if (failed !== undefined) await failed.body?.cancel().catch(() => {});
       failed = undefined;
-      const url = o.upstreams.get(name)!.baseUrl + upstreamPath;
-      const attempt = exchange.beginAttempt({ upstream: name, url, headers: req.headers });
+      exchange.attempt?.endpoint?.end(); // the failed attempt is over (the last one: endpointRelease)
+      const url = endpoint.baseUrl + upstreamPath;
+      const attempt = exchange.beginAttempt({ upstream: target.name, endpoint, url, headers: req.headers });
+      endpoint.begin();
       forwarding.firstByteAt = performance.now() + o.firstByteTimeoutMs;
       try {
         const response = await o.client.post(url, { headers: attempt.headers, body: req.body, signal });
         forwarding.firstByteAt = Infinity;
         attempt.status = response.status;
         if (response.status < 500) {
-          o.health.success(name);
+          target.set.success(endpoint);
           return this.#respond(forwarding, response);
         }
         failed = response;
-        o.health.failure(name);
+        target.set.failure(endpoint);
         exchange.attemptFailed("status", `status ${response.status}`);
       } catch (thrown) {
         forwarding.firstByteAt = Infinity;
         error = thrown;
         if (signal.aborted) {
-          // Client gone or timed out: no retry. A timeout still counts against the upstream.
-          if (signal.reason instanceof Timeout) o.health.failure(name);
+          // Client gone or timed out: no retry. A timeout still counts against the endpoint.
+          if (signal.reason instanceof Timeout) target.set.failure(endpoint);
           break;
         }
-        o.health.failure(name);
+        target.set.failure(endpoint);
         exchange.attemptFailed("connect", errorText(thrown));
       }
+      failedEndpoint = endpoint;
     }
     // Every attempt answered 5xx: the client gets the last upstream's answer, in OpenAI's shape. Reading its body
     // stays under the deadlines and the client's abort.
     if (failed !== undefined) return await this.#respondError(forwarding, failed);
+    if (exchange.attempts === 0) return this.#noEndpoint(forwarding);
     return this.#fail(forwarding, error);
+  }
+
+  /** No upstream had an endpoint to send to (none discovered ready): 503. */
+  #noEndpoint(forwarding: Forwarding): Response {
+    const req = forwarding.req;
+    const upstream = req.order[0].name;
+    forwarding.end(503, "no endpoint");
+    const unavailable = new HttpError(503, `Upstream "${upstream}" has no ready endpoint.`, {
+      code: "upstream_unavailable",
+      headers: { "retry-after": "1" },
+    });
+    return errorResponse(unavailable, withUpstream(req.responseHeaders, upstream));
   }
 
   /** No attempt answered: the client left (499), a deadline passed (504), or no upstream could be reached (502). */

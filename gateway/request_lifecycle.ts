@@ -7,6 +7,7 @@
  * Hot path: one Exchange per request and one Attempt per upstream attempt; a moment nobody subscribed to costs a
  * length check; subscribers keep per-request state in a Slot (an array index), not in closures or maps.
  */
+import type { Endpoint } from "./endpoint_set.ts";
 import type { Operation } from "./operations.ts";
 
 /** Why an upstream attempt failed; "broken" is an answer that broke off after it had started. */
@@ -80,12 +81,26 @@ export class Slot<T> {
   }
 }
 
-/** One try of one upstream. */
+/** What an attempt is sent to. */
+export interface AttemptTarget {
+  /** The upstream's name. */
+  upstream: string;
+  /** The upstream's endpoint (server) it goes to, when the proxy chose one. */
+  endpoint?: Endpoint;
+  /** The URL: the endpoint's base URL and the operation's path. */
+  url: string;
+  /** Its headers. */
+  headers: Array<[string, string]>;
+}
+
+/** One try of one upstream endpoint. */
 export class Attempt {
   /** 1 for the first try, 2 for the retry. */
   readonly number: number;
   /** The upstream's name. */
   readonly upstream: string;
+  /** The endpoint of the upstream it is sent to (its in-flight count includes this attempt until it is over). */
+  readonly endpoint: Endpoint | undefined;
   /** The URL it is sent to. */
   readonly url: string;
   /** `performance.now()` when it was sent. */
@@ -100,9 +115,10 @@ export class Attempt {
   detail: string | undefined;
   #ownHeaders = false;
 
-  constructor(number: number, target: { upstream: string; url: string; headers: Array<[string, string]> }) {
+  constructor(number: number, target: AttemptTarget) {
     this.number = number;
     this.upstream = target.upstream;
+    this.endpoint = target.endpoint;
     this.url = target.url;
     this.headers = target.headers;
     this.startedAt = performance.now();
@@ -212,7 +228,7 @@ export class Exchange {
   }
 
   /** Records and emits a new attempt (and `retry` before it when it is not the first); send `attempt.headers`. */
-  beginAttempt(target: { upstream: string; url: string; headers: Array<[string, string]> }): Attempt {
+  beginAttempt(target: AttemptTarget): Attempt {
     const attempt = new Attempt(++this.attempts, target);
     this.attempt = attempt;
     const subscribers = this.#subscribers;

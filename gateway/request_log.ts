@@ -4,16 +4,21 @@ import type { Attempt, Exchange, LifecycleSubscriber } from "./request_lifecycle
 
 /** Writes the request's log lines (JSON, see gateway/log.ts), each with its `request_id`. */
 export class RequestLog implements LifecycleSubscriber {
-  /** Notes the retry and where it goes. */
+  /** Notes the retry and where it goes: another endpoint of the same upstream, or another upstream. */
   retry(exchange: Exchange, attempt: Attempt): void {
-    log("info", "retrying on another upstream", { request_id: exchange.requestId, upstream: attempt.upstream });
+    log("info", "retrying", {
+      request_id: exchange.requestId,
+      upstream: attempt.upstream,
+      endpoint: attempt.endpoint?.baseUrl,
+    });
   }
 
-  /** Notes the failed attempt: upstream, kind, what happened. */
+  /** Notes the failed attempt: upstream, endpoint, kind, what happened. */
   attemptFailed(exchange: Exchange, attempt: Attempt): void {
     log("warn", "upstream attempt failed", {
       request_id: exchange.requestId,
       upstream: attempt.upstream,
+      endpoint: attempt.endpoint?.baseUrl,
       kind: attempt.failure,
       error: attempt.detail,
     });

@@ -9,6 +9,7 @@ import { errorResponse, HttpError } from "./errors.ts";
 import { log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { ModelCatalog } from "./models.ts";
+import type { KubeApi } from "./kube_api.ts";
 import { type Operation, OPERATIONS_BY_PATH } from "./operations.ts";
 import { Proxy } from "./proxy.ts";
 import { readBody, requestFacts } from "./request_body.ts";
@@ -21,7 +22,7 @@ import { PoolClient } from "./upstream_pool.ts";
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { Router } from "./router.ts";
-import { UpstreamHealth } from "./upstream_health.ts";
+import { endpointRelease, UpstreamEndpoints, type UpstreamTarget } from "./upstream_endpoints.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
@@ -37,6 +38,8 @@ export interface GatewayParts {
   metrics: Metrics;
   limiter: RateLimiter;
   client?: UpstreamClient;
+  /** The API server for GATEWAY_DISCOVERY (default: the pod's in-cluster access). */
+  kubeApi?: () => KubeApi;
   /** Lifecycle subscribers besides the metrics and the log line (token budgets, traces, tests). */
   subscribers?: LifecycleSubscriber[];
 }
@@ -46,12 +49,15 @@ export class Gateway {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly limiter: RateLimiter;
+  /** Every upstream's endpoints, pickers, load scraping and discovery. */
+  readonly upstreams: UpstreamEndpoints;
   readonly #auth: Authenticator;
-  readonly #router: Router;
+  readonly #router: Router<UpstreamTarget>;
   readonly #proxy: Proxy;
   readonly #catalog: ModelCatalog;
   readonly #client: UpstreamClient;
   readonly #lifecycle = new Lifecycle();
+  readonly #sessionHeader: string | undefined;
   #draining = false;
 
   constructor(parts: GatewayParts) {
@@ -62,22 +68,15 @@ export class Gateway {
     this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymousRpm: config.rateLimitRpm });
     this.#lifecycle.subscribe(new RequestMetrics(metrics));
     this.#lifecycle.subscribe(new RequestLog());
+    this.#lifecycle.subscribe(endpointRelease);
     for (const subscriber of parts.subscribers ?? []) this.#lifecycle.subscribe(subscriber);
-    const health = new UpstreamHealth({
-      ejectAfterFailures: config.ejectAfterFailures,
-      ejectMs: config.ejectSeconds * 1000,
-      onEject: (upstream) => {
-        metrics.ejections.labels(upstream).inc();
-        log("warn", "upstream ejected after repeated failures", { upstream, seconds: config.ejectSeconds });
-      },
-    });
-    this.#router = new Router(config, { health });
+    const upstreams = this.upstreams = new UpstreamEndpoints(config, { metrics, kubeApi: parts.kubeApi });
+    this.#router = new Router(config, { target: (name, picker) => upstreams.target(name, picker) });
     for (const model of this.#router.policyModels()) metrics.modelLabel(model); // configured: always labelled
+    this.#sessionHeader = config.routing.sessionHeader;
     this.#client = parts.client ?? fetchClient;
     this.#proxy = new Proxy({
-      upstreams: config.upstreams,
       client: this.#client,
-      health,
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });
@@ -101,16 +100,30 @@ export class Gateway {
     this.#draining = true;
   }
 
-  /** Closes the rate limiter's and the upstream client's connections (on shutdown). */
+  /** Starts what runs beside the requests: load scraping of the endpoints and their discovery in Kubernetes. */
+  start(): void {
+    this.upstreams.start();
+  }
+
+  /** Stops scraping and discovery; closes the rate limiter's and the upstream client's connections (on shutdown). */
   async close(): Promise<void> {
+    await this.upstreams.stop();
     await this.limiter.close().catch(() => {});
     this.#client.close?.();
   }
 
-  /** The Deno.serve handler of the metrics listener (GATEWAY_METRICS_PORT): `/metrics` and nothing else. */
+  /**
+   * The Deno.serve handler of the metrics listener (GATEWAY_METRICS_PORT): `/metrics`, and `/debug/endpoints` (every
+   * upstream's endpoints: ready or ejected, in flight, last scraped load).
+   */
   handleMetrics = async (request: Request): Promise<Response> => {
     const path = pathOf(request.url);
     try {
+      if (path === "/debug/endpoints") {
+        requireMethod(request, "GET");
+        const body = JSON.stringify({ upstreams: this.upstreams.describe() }, null, 2);
+        return new Response(body, { headers: { "content-type": "application/json" } });
+      }
       if (path !== "/metrics") throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
       requireMethod(request, "GET");
       return new Response(await this.metrics.text(), { headers: { "content-type": this.metrics.contentType } });
@@ -234,6 +247,7 @@ export class Gateway {
       clientSignal: request.signal,
       stripUsage: usage?.strip ?? false,
       order,
+      session: this.#sessionHeader === undefined ? undefined : request.headers.get(this.#sessionHeader),
       responseHeaders: headers,
     });
   }
