@@ -21,19 +21,22 @@ export interface Backend {
   gpu: number;
   /** Loads a model for minutes: gets a startupProbe bounded by startupTimeoutSeconds. */
   slowStart: boolean;
-  /** Non-root user the image runs as. */
+  /** Non-root uid of the restricted security profile. */
   runAsUser: number;
   /** Size of the writable /tmp (HOME): vLLM and SGLang keep compile and kernel caches there. */
   tmpSize: string;
   /** Pass HF_TOKEN from the Secret. */
   hfToken: boolean;
+  /** Prometheus gauge of requests waiting in the server's queue (KEDA scales on it); empty: none. */
+  queueMetric: string;
   /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
   workload: "deployment" | "inferenceService";
 }
 
 /**
  * What vLLM, SGLang and KServe's runtimes share: one GPU, minutes to load a model, a gated model's HF_TOKEN, and USER
- * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set).
+ * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set; the
+ * imageUser security profile leaves USER and HOME to the image).
  */
 const modelServer = {
   env: { USER: "nexus" },
@@ -59,6 +62,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     runAsUser: 1993,
     tmpSize: "256Mi",
     hfToken: false,
+    queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
   },
   vllm: {
@@ -69,6 +73,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: ["vllm", "serve"],
     args: ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000"],
     ...modelServer,
+    queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
   },
   sglang: {
@@ -79,6 +84,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: ["python3", "-m", "sglang.launch_server"],
     args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
     ...modelServer,
+    queueMetric: "sglang:num_queue_reqs",
     workload: "deployment",
   },
   kserve: {
@@ -89,6 +95,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: [],
     args: [],
     ...modelServer,
+    queueMetric: "",
     workload: "inferenceService",
   },
 };

@@ -135,7 +135,7 @@ Deno.test({
   fn: async () => {
     const release = "no-toleration";
     try {
-      await install(release, "vllm-gpu", ["--set-json", "gpuPool.tolerations=[]"]);
+      await install(release, "vllm-gpu", ["--set-json", "gpuPools.gpu.tolerations=[]"]);
       const pod = await eventually("the scheduler to refuse the GPU pod", async () => {
         const gpu = (await pods(release, release)).filter(wantsGpu);
         return gpu.find((p) => p.status.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False"));
@@ -144,7 +144,7 @@ Deno.test({
       assert.equal(pod.status.phase, "Pending");
       assert.equal(pod.spec.nodeName, undefined);
       assert.equal(scheduled.reason, "Unschedulable");
-      // Every GPU node is ruled out by its taint (the CPU nodes by the gpuPool nodeSelector).
+      // Every GPU node is ruled out by its taint (the CPU nodes by the gpu pool's nodeSelector).
       const gpuNodes = [...(await nodePools()).values()].filter((pool) => pool === "gpu").length;
       assert.match(scheduled.message ?? "", new RegExp(`\\b${gpuNodes} node\\(s\\) had untolerated taint`));
     } finally {
