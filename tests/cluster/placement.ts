@@ -294,14 +294,16 @@ Deno.test({
           const resources = pod.spec.containers[0].resources as Record<string, Record<string, string>>;
           const asStrings = (m: Record<string, unknown>) =>
             Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+          // The API server sets an extended resource's request to its limit: nvidia.com/gpu appears in both.
+          const gpus = { "nvidia.com/gpu": pool.gpu };
           assert.deepEqual(
             asStrings(resources.requests),
-            asStrings(pool.resources.requests),
+            asStrings({ ...pool.resources.requests, ...gpus }),
             `${pod.metadata.name} requests`,
           );
           assert.deepEqual(
             asStrings(resources.limits),
-            asStrings({ ...pool.resources.limits, "nvidia.com/gpu": pool.gpu }),
+            asStrings({ ...pool.resources.limits, ...gpus }),
             `${pod.metadata.name} limits`,
           );
         }
