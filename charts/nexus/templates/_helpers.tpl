@@ -213,7 +213,7 @@ podSecurity and containerSecurity (the security profile with the worker's overri
 {{- fail (printf "workers.%s.gpuPool: since chart 0.2.0 this names a pool of gpuPools (e.g. gpuPool: h100); put per-worker placement in workers.%s.nodeSelector, .tolerations, .affinity and .runtimeClassName, or define the pool under gpuPools" $name $name) -}}
 {{- end -}}
 {{- $record := get $records $w.backend -}}
-{{- $reservedEnv := concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env) -}}
+{{- $reservedEnv := concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env | sortAlpha) -}}
 {{- range $key, $_ := $w.env -}}
 {{- if has $key $reservedEnv -}}
 {{- fail (printf "workers.%s.env.%s: the chart sets %s itself (from workers.%s.model, hfToken or the %s backend); remove it from env" $name $key $key $name $w.backend) -}}
