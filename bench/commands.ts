@@ -17,6 +17,7 @@ export function benchCommands(plan: Plan): string[] {
         WORKER_TOKEN_DELAY_MS: String(t.tokenDelayMs),
         WORKER_MAX_TOKENS: String(t.maxTokens),
         WORKER_MAX_NUM_SEQS: "100000",
+        WORKER_DRAIN_DELAY_MS: "0",
       })
     } ${load} deno run -A worker/main.ts`;
   const nexus = env(nexusEnv({ port: 0, upstreamUrl: "http://127.0.0.1:$UPSTREAM_PORT" })).replace(

@@ -34,6 +34,7 @@ export async function startWorker(
       WORKER_TOKEN_DELAY_MS: String(options.timing.tokenDelayMs),
       WORKER_MAX_TOKENS: String(options.timing.maxTokens),
       WORKER_MAX_NUM_SEQS: "100000",
+      WORKER_DRAIN_DELAY_MS: "0",
     },
   });
   await waitForPort(port, { timeoutMs: 30_000, child });

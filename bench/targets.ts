@@ -69,6 +69,11 @@ export function nexusEnv(options: { port: number; upstreamUrl: string; redisUrl?
     }),
     GATEWAY_API_KEYS: BENCH_KEY,
     GATEWAY_RATE_LIMIT_RPM: "1000000000",
+    // Replicas side by side: each its own metrics port; stopped at once, nothing to drain for.
+    GATEWAY_METRICS_PORT: "0",
+    GATEWAY_DRAIN_DELAY_SECONDS: "0",
+    // The stream suite holds 1,000 streams open to one worker: the default cap (256) would measure the queue.
+    GATEWAY_UPSTREAM_MAX_CONNECTIONS: "100000",
   };
   if (options.redisUrl) env.REDIS_URL = options.redisUrl;
   return env;

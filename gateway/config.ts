@@ -1,6 +1,7 @@
 /** Gateway configuration: environment variables parsed and validated once at startup. */
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
+import { policyModel, policyUpstreams, type RoutePolicy, routePolicy, UPSTREAM_NAME } from "./route_policy.ts";
 
 /** A bad configuration value; the message names the variable (and field) and the value. */
 export class ConfigError extends Error {
@@ -27,28 +28,7 @@ export interface Upstream {
   modelsUrl: string;
 }
 
-/** Canary policy: `percent` % of requests go to `canary`, the rest to `primary`. */
-export interface CanaryPolicy {
-  strategy: "canary";
-  primary: string;
-  canary: string;
-  percent: number;
-}
-
-/** Weighted policy: upstream name to relative weight. */
-export interface WeightedPolicy {
-  strategy: "weighted";
-  weights: Record<string, number>;
-}
-
-/** Fallback policy: try upstreams in order. */
-export interface FallbackPolicy {
-  strategy: "fallback";
-  upstreams: string[];
-}
-
-/** A routing policy for one model. */
-export type RoutePolicy = CanaryPolicy | WeightedPolicy | FallbackPolicy;
+export type { RoutePolicy } from "./route_policy.ts";
 
 /** One API key with its identity and limits. */
 export interface ApiKey {
@@ -71,6 +51,8 @@ export type LogLevel = typeof LOG_LEVELS[number];
 export interface Config {
   host: string;
   port: number;
+  /** Port of the separate /metrics listener (never the API port). */
+  metricsPort: number;
   upstreams: Map<string, Upstream>;
   defaultUpstream?: string;
   policies: Map<string, RoutePolicy>;
@@ -84,7 +66,11 @@ export interface Config {
   requestTimeoutMs: number;
   firstByteTimeoutMs: number;
   maxBodyBytes: number;
+  /** After SIGTERM: seconds the gateway keeps accepting (and reports not ready) before it stops accepting. */
+  drainDelaySeconds: number;
   drainGraceSeconds: number;
+  /** Most connections the pooled client opens to one upstream origin (host:port); more requests wait in line. */
+  upstreamMaxConnections: number;
   ejectAfterFailures: number;
   ejectSeconds: number;
   logLevel: LogLevel;
@@ -92,27 +78,7 @@ export interface Config {
   upstreamClient: "fetch" | "pool";
 }
 
-const NAME = /^[A-Za-z0-9_.-]+$/;
-const upstreamName = z.string().regex(NAME, "upstream names use letters, digits, '_', '.', '-'");
-
-const canarySchema = z.strictObject({
-  strategy: z.literal("canary"),
-  primary: upstreamName,
-  canary: upstreamName,
-  percent: z.number().min(0).max(100),
-});
-const weightedSchema = z.strictObject({
-  strategy: z.literal("weighted"),
-  weights: z.record(upstreamName, z.number().min(0)).refine(
-    (w) => Object.values(w).some((v) => v > 0),
-    "at least one weight must be greater than 0",
-  ),
-});
-const fallbackSchema = z.strictObject({
-  strategy: z.literal("fallback"),
-  upstreams: z.array(upstreamName).min(1),
-});
-const policySchema = z.discriminatedUnion("strategy", [canarySchema, weightedSchema, fallbackSchema]);
+const NAME = UPSTREAM_NAME;
 
 const keysFileSchema = z.strictObject({
   keys: z.array(z.strictObject({
@@ -225,17 +191,6 @@ export function parseUpstreams(raw: string | undefined): Map<string, Upstream> {
   return upstreams;
 }
 
-function policyUpstreams(policy: RoutePolicy): Array<[string, string]> {
-  switch (policy.strategy) {
-    case "canary":
-      return [["primary", policy.primary], ["canary", policy.canary]];
-    case "weighted":
-      return Object.keys(policy.weights).map((name) => [`weights[${JSON.stringify(name)}]`, name]);
-    case "fallback":
-      return policy.upstreams.map((name, i) => [`upstreams[${i}]`, name]);
-  }
-}
-
 /** Parses GATEWAY_ROUTE_POLICIES (JSON keyed by model) and checks every upstream it names exists. */
 export function parsePolicies(
   raw: string | undefined,
@@ -255,7 +210,10 @@ export function parsePolicies(
   }
   // Entry by entry (not z.record) so any model name, even "__proto__", stays an own key.
   for (const [model, value] of Object.entries(json)) {
-    const parsed = policySchema.safeParse(value);
+    if (!policyModel.safeParse(model).success) {
+      throw new ConfigError(variable, `${JSON.stringify(model)}: a model name must not be empty`);
+    }
+    const parsed = routePolicy.safeParse(value);
     if (!parsed.success) throw zodFailure(variable, parsed.error, json, [model]);
     const policy: RoutePolicy = parsed.data;
     for (const [field, name] of policyUpstreams(policy)) {
@@ -266,12 +224,6 @@ export function parsePolicies(
             `(GATEWAY_UPSTREAMS defines ${[...upstreams.keys()].join(", ")})`,
         );
       }
-    }
-    if (policy.strategy === "canary" && policy.primary === policy.canary) {
-      throw new ConfigError(
-        variable,
-        `[${JSON.stringify(model)}].canary: must differ from primary (got "${policy.canary}")`,
-      );
     }
     policies.set(model, policy);
   }
@@ -363,9 +315,15 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
       throw new ConfigError("REDIS_URL", `expected redis://host:port or rediss://..., got a value that is not one`);
     }
   }
+  const port = integer(env, "GATEWAY_PORT", { fallback: 8000, min: 0, max: 65535 });
+  const metricsPort = integer(env, "GATEWAY_METRICS_PORT", { fallback: 9464, min: 0, max: 65535 });
+  if (metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError("GATEWAY_METRICS_PORT", `must differ from GATEWAY_PORT (both are ${port})`);
+  }
   return {
     host: env.GATEWAY_HOST?.trim() || "0.0.0.0",
-    port: integer(env, "GATEWAY_PORT", { fallback: 8000, min: 0, max: 65535 }),
+    port,
+    metricsPort,
     upstreams,
     defaultUpstream,
     policies,
@@ -378,7 +336,9 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     requestTimeoutMs: integer(env, "GATEWAY_REQUEST_TIMEOUT_MS", { fallback: 600_000, min: 1 }),
     firstByteTimeoutMs: integer(env, "GATEWAY_FIRST_BYTE_TIMEOUT_MS", { fallback: 300_000, min: 1 }),
     maxBodyBytes: integer(env, "GATEWAY_MAX_BODY_BYTES", { fallback: 8 * 1024 * 1024, min: 1 }),
+    drainDelaySeconds: integer(env, "GATEWAY_DRAIN_DELAY_SECONDS", { fallback: 5, min: 0 }),
     drainGraceSeconds: integer(env, "GATEWAY_DRAIN_GRACE_SECONDS", { fallback: 30, min: 0 }),
+    upstreamMaxConnections: integer(env, "GATEWAY_UPSTREAM_MAX_CONNECTIONS", { fallback: 256, min: 1 }),
     ejectAfterFailures: integer(env, "GATEWAY_EJECT_AFTER_FAILURES", { fallback: 5, min: 0 }),
     ejectSeconds: integer(env, "GATEWAY_EJECT_SECONDS", { fallback: 30, min: 1 }),
     logLevel: choice(env, "GATEWAY_LOG_LEVEL", { allowed: LOG_LEVELS, fallback: "info" }),

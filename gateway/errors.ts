@@ -68,6 +68,11 @@ export function errorResponse(error: HttpError, headers: Headers = new Headers()
   return new Response(errorBody(error), { status: error.status, headers });
 }
 
+/** An HttpError as a server-sent event, for a stream that already started: `data: {"error":...}`. */
+export function errorEvent(error: HttpError): string {
+  return `data: ${errorBody(error)}\n\n`;
+}
+
 const upstreamDecoder = new TextDecoder();
 
 /**

@@ -1,9 +1,8 @@
-/** Gateway entry point: read config, start the server, drain on SIGTERM/SIGINT. */
+/** Gateway entry point: read config, start the API and metrics listeners, drain on SIGTERM/SIGINT. */
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { flushLogs, log, setLogLevel } from "./log.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { createGateway } from "./server.ts";
-import { PoolClient } from "./upstream_pool.ts";
 
 /** How long startup waits for a first Redis connection before serving anyway. */
 const REDIS_STARTUP_WAIT_MS = 5_000;
@@ -21,13 +20,19 @@ try {
   throw error;
 }
 setLogLevel(config.logLevel);
-const pool = config.upstreamClient === "pool" ? new PoolClient() : undefined;
-const gateway = createGateway(config, { client: pool });
+const gateway = createGateway(config);
 if (gateway.limiter instanceof RedisRateLimiter) {
   // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
   const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
   if (!connected) log("warn", "redis not reachable at startup; serving anyway", { fail_mode: config.rateLimitFail });
 }
+
+// Prometheus scrapes its own port, which no Service exposure routes to: /metrics (per-key counters) stays private.
+Deno.serve({
+  hostname: config.host,
+  port: config.metricsPort,
+  onListen: ({ hostname, port }) => log("info", "metrics listening", { address: `${hostname}:${port}` }),
+}, gateway.handleMetrics);
 
 const server = Deno.serve({
   hostname: config.host,
@@ -46,10 +51,23 @@ const server = Deno.serve({
 }, gateway.handle);
 
 let stopping = false;
-async function drain(signal: string): Promise<void> {
+/**
+ * SIGTERM: keep serving (ready 503, `Connection: close` on every answer) for GATEWAY_DRAIN_DELAY_SECONDS, while
+ * Kubernetes takes the pod out of its Services and load balancers; then stop accepting, let in-flight requests finish
+ * for up to GATEWAY_DRAIN_GRACE_SECONDS, and exit 0. SIGINT (Ctrl-C at a terminal, no load balancer) skips the delay.
+ */
+async function drain(signal: "SIGTERM" | "SIGINT"): Promise<void> {
   if (stopping) return;
   stopping = true;
   gateway.startDraining();
+  const delaySeconds = signal === "SIGTERM" ? config.drainDelaySeconds : 0;
+  if (delaySeconds > 0) {
+    log("info", "draining: still serving while this replica is taken out of load balancing", {
+      signal,
+      delay_seconds: delaySeconds,
+    });
+    await new Promise((resolve) => setTimeout(resolve, delaySeconds * 1000));
+  }
   log("info", "draining: no new connections, waiting for in-flight requests", {
     signal,
     grace_seconds: config.drainGraceSeconds,
@@ -59,8 +77,7 @@ async function drain(signal: string): Promise<void> {
   );
   const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
   log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
-  await gateway.limiter.close().catch(() => {});
-  pool?.close();
+  await gateway.close();
   flushLogs();
   Deno.exit(0);
 }

@@ -69,6 +69,19 @@ export class Metrics {
     help: "Redis failures: failed or timed-out limiter calls and connection errors.",
     registers: [this.registry],
   });
+  readonly connectionWaits = new Counter({
+    name: "nexus_upstream_connection_waits_total",
+    help:
+      "Requests that waited for a connection: their upstream origin (host:port) had GATEWAY_UPSTREAM_MAX_CONNECTIONS open.",
+    labelNames: ["origin"] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsWaiting = new Gauge({
+    name: "nexus_upstream_connections_waiting",
+    help: "Requests waiting now for a connection to an upstream origin (host:port).",
+    labelNames: ["origin"] as const,
+    registers: [this.registry],
+  });
   readonly overhead = new Histogram({
     name: "nexus_gateway_overhead_seconds",
     help: "Gateway's own time before the upstream request is sent (auth, body, rate limit, routing).",
@@ -78,12 +91,27 @@ export class Metrics {
 
   readonly #models = new Set<string>();
 
-  /** The model label for a requested model: itself while fewer than 100 distinct ones were seen, else `other`. */
-  modelLabel(model: string): string {
+  /**
+   * The model label for a requested model: itself once admitted (while fewer than 100 distinct ones were, else
+   * `other`). Only models that reached an upstream that knows them are admitted (`admit`); a model that was never
+   * admitted gets the empty label, so typos cannot take the places of real models.
+   */
+  modelLabel(model: string, admit = true): string {
     if (this.#models.has(model)) return model;
+    if (!admit) return "";
     if (this.#models.size >= MAX_MODEL_LABELS) return "other";
     this.#models.add(model);
     return model;
+  }
+
+  /** Counts a request that starts (`waiting`) or stops waiting for a connection to an upstream origin. */
+  connectionWait(origin: string, waiting: boolean): void {
+    if (waiting) {
+      this.connectionWaits.labels(origin).inc();
+      this.connectionsWaiting.labels(origin).inc();
+    } else {
+      this.connectionsWaiting.labels(origin).dec();
+    }
   }
 
   /** Prometheus text exposition. */

@@ -1,7 +1,8 @@
 /** Forwarding to upstreams: retry once before the first byte, stream bodies through, propagate aborts and timeouts. */
 import type { Upstream } from "./config.ts";
-import { errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
+import { errorEvent, errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
 import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
+import { type Usage, UsageStripper } from "./stream_usage.ts";
 import type { UpstreamHealth } from "./upstream_health.ts";
 
 /** What sends a request to an upstream; swappable (fetch today) after measuring. */
@@ -11,6 +12,8 @@ export interface UpstreamClient {
     url: string,
     init: { headers: Array<[string, string]>; body: Uint8Array<ArrayBuffer>; signal: AbortSignal },
   ): Promise<Response>;
+  /** Closes its connections (on shutdown). */
+  close?(): void;
 }
 
 /** The default client: Deno's fetch with its connection pool. */
@@ -62,6 +65,8 @@ export interface ProxyRequest {
   clientSignal: AbortSignal;
   /** The client asked for a stream (SSE); other answers are read whole, they come in one piece anyway. */
   stream: boolean;
+  /** The gateway asked the upstream for usage the client did not ask for: take it out of the stream. */
+  stripUsage: boolean;
   /** Upstream names in the order to try. */
   order: readonly string[];
   /** `performance.now()` at arrival. */
@@ -133,7 +138,7 @@ export class Proxy {
         last = { upstream: name, response };
         if (response.status < 500) {
           o.health.success(name);
-          return this.#respond(req, { response, upstream: name, attempts: attempt, finish });
+          return this.#respond(req, { response, upstream: name, attempts: attempt, finish, signal: controller.signal });
         }
         o.health.failure(name);
         o.hooks.onUpstreamError(name, {
@@ -153,8 +158,7 @@ export class Proxy {
         o.hooks.onUpstreamError(name, { kind: "connect", requestId: req.requestId, detail: errorText(error) });
       }
     }
-    finish();
-    return await this.#fail(req, { last, attempts: attempt, controller });
+    return await this.#fail(req, { last, attempts: attempt, controller, finish });
   }
 
   #fail(
@@ -163,9 +167,10 @@ export class Proxy {
       last: { upstream: string; response?: Response; error?: unknown } | undefined;
       attempts: number;
       controller: AbortController;
+      finish: () => void;
     },
   ): Response | Promise<Response> {
-    const { last, attempts, controller } = ctx;
+    const { last, attempts, controller, finish } = ctx;
     const outcome = (status: number, error: string | undefined, aborted = false): ProxyOutcome => ({
       status,
       upstream: last?.upstream,
@@ -174,9 +179,11 @@ export class Proxy {
       error,
     });
     if (last?.response) {
-      // Every attempt answered 5xx: the client gets the last upstream's answer, in OpenAI's shape.
-      return this.#respondError(req, { response: last.response, upstream: last.upstream, attempts, finish: () => {} });
+      // Every attempt answered 5xx: the client gets the last upstream's answer, in OpenAI's shape. Reading its body
+      // stays under the deadlines and the client's abort (finish comes after).
+      return this.#respondError(req, { response: last.response, upstream: last.upstream, attempts, finish });
     }
+    finish();
     const reason = controller.signal.reason;
     if (req.clientSignal.aborted) {
       req.onDone(outcome(499, "client closed request", true));
@@ -192,10 +199,7 @@ export class Proxy {
         detail: reason.message,
       });
       req.onDone(outcome(504, reason.message));
-      const error = new HttpError(504, `Upstream "${last!.upstream}" did not answer in time (${reason.message}).`, {
-        code: "upstream_timeout",
-      });
-      return errorResponse(error, withUpstream(req.responseHeaders, last!.upstream));
+      return errorResponse(timeoutError(last!.upstream, reason), withUpstream(req.responseHeaders, last!.upstream));
     }
     req.onDone(outcome(502, errorText(last?.error)));
     const error = new HttpError(502, `Upstream "${last?.upstream}" is unreachable.`, { code: "upstream_unavailable" });
@@ -204,9 +208,9 @@ export class Proxy {
 
   #respond(
     req: ProxyRequest,
-    ctx: { response: Response; upstream: string; attempts: number; finish: () => void },
+    ctx: { response: Response; upstream: string; attempts: number; finish: () => void; signal: AbortSignal },
   ): Response | Promise<Response> {
-    const { response, upstream, attempts, finish } = ctx;
+    const { response, upstream, attempts, finish, signal } = ctx;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
     if (response.status >= 400) return this.#respondError(req, { response, upstream, attempts, finish });
     const source = response.body;
@@ -221,18 +225,33 @@ export class Proxy {
       return new Response(null, { status: response.status, headers });
     }
     if (!req.stream && !response.headers.get("content-type")?.startsWith("text/event-stream")) {
-      return this.#respondWhole(req, { response, upstream, attempts, finish, headers });
+      return this.#respondWhole(req, { response, upstream, attempts, finish, headers, signal });
     }
     const observer = new BodyObserver({
       source,
       startedAt: req.startedAt,
+      stripUsage: req.stripUsage,
       done: (result) => {
         finish();
-        if (!result.aborted && result.error !== undefined) this.#broken(req, { upstream, detail: result.error });
+        const timeout = result.aborted ? undefined : timeoutOf(signal);
+        if (timeout) this.#timedOut(req, { upstream, reason: timeout });
+        else if (!result.aborted && result.error !== undefined) this.#broken(req, { upstream, detail: result.error });
         req.onDone({ status: result.aborted ? 499 : response.status, upstream, attempts, ...result });
+        // The client's stream ends with an OpenAI-style error event when the upstream's broke off or ran out of time.
+        if (result.aborted || result.error === undefined) return undefined;
+        return timeout ? timeoutError(upstream, timeout) : brokenError(upstream);
       },
     });
     return new Response(observer.stream, { status: response.status, headers });
+  }
+
+  /** Reports an upstream answer that ran out of time after it had started. */
+  #timedOut(req: ProxyRequest, failure: { upstream: string; reason: Timeout }): void {
+    this.#o.hooks.onUpstreamError(failure.upstream, {
+      kind: "timeout",
+      requestId: req.requestId,
+      detail: failure.reason.message,
+    });
   }
 
   /** Reports an upstream answer that broke off after it had started (the client did not go away). */
@@ -253,18 +272,27 @@ export class Proxy {
     const status = response.status;
     const headers = passHeaders(response.headers, req.responseHeaders, upstream);
     headers.set("content-type", "application/json");
+    // A body that stalls ends with the deadline (or the client's abort): the message then says only the status.
     const bytes = await response.bytes().catch(() => new Uint8Array(0));
     finish();
-    req.onDone({ status, upstream, attempts, aborted: false, error: `upstream status ${status}` });
+    const aborted = req.clientSignal.aborted;
+    req.onDone({ status: aborted ? 499 : status, upstream, attempts, aborted, error: `upstream status ${status}` });
     return new Response(upstreamErrorBody(bytes, { status, upstream }), { status, headers });
   }
 
   /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */
   async #respondWhole(
     req: ProxyRequest,
-    ctx: { response: Response; upstream: string; attempts: number; finish: () => void; headers: Headers },
+    ctx: {
+      response: Response;
+      upstream: string;
+      attempts: number;
+      finish: () => void;
+      headers: Headers;
+      signal: AbortSignal;
+    },
   ): Promise<Response> {
-    const { response, upstream, attempts, finish, headers } = ctx;
+    const { response, upstream, attempts, finish, headers, signal } = ctx;
     const outcome: ProxyOutcome = {
       status: response.status,
       upstream,
@@ -277,10 +305,15 @@ export class Proxy {
     } catch (error) {
       finish();
       const aborted = req.clientSignal.aborted;
-      if (!aborted) this.#broken(req, { upstream, detail: errorText(error) });
-      req.onDone({ ...outcome, status: aborted ? 499 : 502, aborted, error: String(error) });
-      const failure = new HttpError(502, `Upstream "${upstream}" broke off its answer.`, {
-        code: "upstream_unavailable",
+      const timeout = aborted ? undefined : timeoutOf(signal);
+      if (timeout) this.#timedOut(req, { upstream, reason: timeout });
+      else if (!aborted) this.#broken(req, { upstream, detail: errorText(error) });
+      const failure = timeout ? timeoutError(upstream, timeout) : brokenError(upstream);
+      req.onDone({
+        ...outcome,
+        status: aborted ? 499 : failure.status,
+        aborted,
+        error: timeout?.message ?? String(error),
       });
       return errorResponse(failure, withUpstream(req.responseHeaders, upstream));
     }
@@ -290,6 +323,21 @@ export class Proxy {
     req.onDone({ ...outcome, ...usage });
     return new Response(bytes, { status: response.status, headers });
   }
+}
+
+/** The Timeout a deadline aborted the upstream request with, if that is why it was aborted. */
+function timeoutOf(signal: AbortSignal): Timeout | undefined {
+  return signal.aborted && signal.reason instanceof Timeout ? signal.reason : undefined;
+}
+
+function timeoutError(upstream: string, reason: Timeout): HttpError {
+  return new HttpError(504, `Upstream "${upstream}" did not answer in time (${reason.message}).`, {
+    code: "upstream_timeout",
+  });
+}
+
+function brokenError(upstream: string): HttpError {
+  return new HttpError(502, `Upstream "${upstream}" broke off its answer.`, { code: "upstream_unavailable" });
 }
 
 function errorText(error: unknown): string {
@@ -313,6 +361,8 @@ function passHeaders(upstreamHeaders: Headers, own: Headers, upstream: string): 
 type BodyResult = Pick<ProxyOutcome, "ttftMs" | "promptTokens" | "completionTokens" | "aborted" | "error">;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+const LF = 10;
 const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
 const COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
 /**
@@ -335,22 +385,34 @@ const TAIL_BYTES = 4096;
 
 /**
  * Passes an upstream body through chunk by chunk (pull-based, no buffering), noting when the first chunk
- * came and keeping the last few chunks to read `usage` once the body is complete.
+ * came and keeping the last few chunks to read `usage` once the body is complete (or, when the gateway asked for
+ * usage itself, taking the usage out as it passes). `done` may return an error to end the client's stream with.
  */
 class BodyObserver {
   readonly stream: ReadableStream<Uint8Array>;
   readonly #reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   readonly #startedAt: number;
-  readonly #done: (result: BodyResult) => void;
+  readonly #done: (result: BodyResult) => HttpError | undefined;
+  readonly #stripper: UsageStripper | undefined;
   #ttftMs: number | undefined;
   #tail: Uint8Array[] = [];
   #tailBytes = 0;
+  /** The last byte passed on ended an SSE event (an error event can follow it cleanly). */
+  #atEventEnd = true;
   #finished = false;
 
-  constructor(options: { source: ReadableStream<Uint8Array>; startedAt: number; done: (result: BodyResult) => void }) {
+  constructor(
+    options: {
+      source: ReadableStream<Uint8Array>;
+      startedAt: number;
+      stripUsage: boolean;
+      done: (result: BodyResult) => HttpError | undefined;
+    },
+  ) {
     this.#reader = byobReader(options.source) ?? options.source.getReader();
     this.#startedAt = options.startedAt;
     this.#done = options.done;
+    this.#stripper = options.stripUsage ? new UsageStripper() : undefined;
     this.stream = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
       cancel: (reason) => this.#cancel(reason),
@@ -358,30 +420,42 @@ class BodyObserver {
   }
 
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
+    let value: Uint8Array;
     try {
       do {
-        chunk = await this.#read();
-      } while (!chunk.done && chunk.value.byteLength === 0); // a BYOB read can come back empty
+        const chunk = await this.#read();
+        if (chunk.done) return this.#close(controller);
+        value = chunk.value;
+        if (value.byteLength > 0 && this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#startedAt;
+        if (this.#stripper !== undefined) value = this.#stripper.push(value);
+      } while (value.byteLength === 0); // a BYOB read can come back empty, a stripped chunk too
     } catch (error) {
-      this.#end({ aborted: false, error: error instanceof Error ? error.message : String(error) });
-      controller.error(error);
-      return;
-    }
-    if (chunk.done) {
-      this.#end({ aborted: false });
+      const failure = this.#end({ aborted: false, error: error instanceof Error ? error.message : String(error) });
+      if (failure === undefined) return controller.error(error);
+      controller.enqueue(encoder.encode(`${this.#atEventEnd ? "" : "\n\n"}${errorEvent(failure)}`));
       controller.close();
       return;
     }
-    const value = chunk.value;
-    if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#startedAt;
-    // A copy: the chunk is a view of a larger read buffer, which keeping it here would keep alive.
+    if (this.#stripper === undefined) this.#keepTail(value);
+    this.#atEventEnd = value.byteLength >= 2 && value[value.byteLength - 1] === LF &&
+      value[value.byteLength - 2] === LF;
+    controller.enqueue(value);
+  }
+
+  #close(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    const rest = this.#stripper?.end();
+    if (rest !== undefined && rest.byteLength > 0) controller.enqueue(rest);
+    this.#end({ aborted: false });
+    controller.close();
+  }
+
+  /** Keeps a copy of the body's last bytes: the chunk is a view of a larger read buffer, which it would keep alive. */
+  #keepTail(value: Uint8Array): void {
     this.#tail.push(value.slice());
     this.#tailBytes += value.byteLength;
     while (this.#tail.length > 1 && this.#tailBytes - this.#tail[0].byteLength >= TAIL_BYTES) {
       this.#tailBytes -= this.#tail.shift()!.byteLength;
     }
-    controller.enqueue(value);
   }
 
   #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
@@ -394,17 +468,21 @@ class BodyObserver {
     return this.#reader.cancel(reason);
   }
 
-  #end(result: { aborted: boolean; error?: string }): void {
-    if (this.#finished) return;
+  #end(result: { aborted: boolean; error?: string }): HttpError | undefined {
+    if (this.#finished) return undefined;
     this.#finished = true;
-    const usage = !result.aborted && this.#tail.length > 0 ? usageFrom(decodeTail(this.#tail, this.#tailBytes)) : {};
+    let usage: Usage = {};
+    if (!result.aborted) {
+      if (this.#stripper !== undefined) usage = this.#stripper.usage;
+      else if (this.#tail.length > 0) usage = usageFrom(decodeTail(this.#tail, this.#tailBytes));
+    }
     this.#tail = [];
-    this.#done({ ttftMs: this.#ttftMs, ...usage, ...result });
+    return this.#done({ ttftMs: this.#ttftMs, ...usage, ...result });
   }
 }
 
 /** Token counts from the last `usage` object in a body's tail (cheap: a search and two regexes, at the end only). */
-function usageFrom(text: string): { promptTokens?: number; completionTokens?: number } {
+function usageFrom(text: string): Usage {
   const at = text.lastIndexOf('"usage"');
   if (at < 0) return {};
   const usage = text.slice(at);

@@ -7,6 +7,8 @@ import { log, logEnabled } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { ModelCatalog } from "./models.ts";
 import { fetchClient, Proxy, type ProxyOutcome, type UpstreamClient } from "./proxy.ts";
+import { askForUsage } from "./stream_usage.ts";
+import { PoolClient } from "./upstream_pool.ts";
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { Router } from "./router.ts";
@@ -35,6 +37,8 @@ interface RequestInfo {
   path: string;
   startedAt: number;
   model?: string;
+  /** The model was routed to an upstream (only routed models get a `model` label of their own). */
+  routed?: boolean;
   key?: string;
   stream?: boolean;
 }
@@ -48,6 +52,7 @@ export class Gateway {
   readonly #router: Router;
   readonly #proxy: Proxy;
   readonly #catalog: ModelCatalog;
+  readonly #client: UpstreamClient;
   #draining = false;
 
   constructor(parts: GatewayParts) {
@@ -65,9 +70,11 @@ export class Gateway {
       },
     });
     this.#router = new Router(config, { health });
+    for (const model of this.#router.policyModels()) metrics.modelLabel(model); // configured: always labelled
+    this.#client = parts.client ?? fetchClient;
     this.#proxy = new Proxy({
       upstreams: config.upstreams,
-      client: parts.client ?? fetchClient,
+      client: this.#client,
       health,
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -100,7 +107,25 @@ export class Gateway {
     this.#draining = true;
   }
 
-  /** The Deno.serve handler. */
+  /** Closes the rate limiter's and the upstream client's connections (on shutdown). */
+  async close(): Promise<void> {
+    await this.limiter.close().catch(() => {});
+    this.#client.close?.();
+  }
+
+  /** The Deno.serve handler of the metrics listener (GATEWAY_METRICS_PORT): `/metrics` and nothing else. */
+  handleMetrics = async (request: Request): Promise<Response> => {
+    const path = pathOf(request.url);
+    try {
+      if (path !== "/metrics") throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
+      requireMethod(request, "GET");
+      return new Response(await this.metrics.text(), { headers: { "content-type": this.metrics.contentType } });
+    } catch (error) {
+      return errorResponse(asHttpError(error));
+    }
+  };
+
+  /** The Deno.serve handler of the API port (the API and the probes; /metrics has its own listener). */
   handle = async (request: Request): Promise<Response> => {
     const startedAt = performance.now();
     const path = pathOf(request.url);
@@ -128,13 +153,6 @@ export class Gateway {
           );
           return this.#probe(info, { status: state.ready ? 200 : 503, body, headers });
         }
-        case "/metrics": {
-          requireMethod(request, "GET");
-          headers.set("content-type", this.metrics.contentType);
-          const response = new Response(await this.metrics.text(), { headers });
-          this.#logRequest(info, { status: 200 }, "debug");
-          return response;
-        }
         default:
           throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
       }
@@ -150,12 +168,10 @@ export class Gateway {
   }
 
   #failed(info: RequestInfo, ctx: { error: unknown; headers: Headers }): Response {
-    const httpError = ctx.error instanceof HttpError
-      ? ctx.error
-      : new HttpError(500, "Internal gateway error.", { code: "internal_error", cause: ctx.error });
+    const httpError = asHttpError(ctx.error);
     const status = httpError.status;
-    // Refused before the body was read (401, 404, 405, 413): counted with an empty model.
-    const model = info.model === undefined ? "" : this.metrics.modelLabel(info.model);
+    // Refused before the request was routed (401, 403, 404, 405, 413, ...): counted with an empty model.
+    const model = info.routed ? this.metrics.modelLabel(info.model!) : "";
     this.metrics.requests.labels(model, "", String(status)).inc();
     this.#logRequest(info, { status, error: httpError.message }, status >= 500 ? "error" : "info");
     if (status === 500) log("error", "unexpected error", { request_id: info.requestId, error: String(ctx.error) });
@@ -197,6 +213,7 @@ export class Gateway {
         param: "model",
       });
     }
+    info.routed = true;
     await this.#limit(identity, { headers, requestId: info.requestId });
 
     const upstreamHeaders: Array<[string, string]> = [
@@ -208,16 +225,21 @@ export class Gateway {
       if (value !== null) upstreamHeaders.push([name, value]);
     }
 
+    // Streams: the upstream is always asked for usage (exact token counts); what the client did not ask for is
+    // taken out of the answer again.
+    const usage = parsed.stream ? askForUsage(body, parsed.fields) : undefined;
+
     const metrics = this.metrics;
     metrics.inFlight.inc();
     metrics.overhead.observe((performance.now() - info.startedAt) / 1000);
     return await this.#proxy.forward({
       requestId: info.requestId,
       endpoint,
-      body,
+      body: usage?.body ?? body,
       headers: upstreamHeaders,
       clientSignal: request.signal,
       stream: parsed.stream,
+      stripUsage: usage?.strip ?? false,
       order,
       startedAt: info.startedAt,
       responseHeaders: headers,
@@ -228,7 +250,8 @@ export class Gateway {
   #completionDone(info: RequestInfo, outcome: ProxyOutcome): void {
     const metrics = this.metrics;
     metrics.inFlight.dec();
-    const model = metrics.modelLabel(info.model!);
+    // A 404 is the upstream not knowing the model (a typo on the default upstream): no label of its own.
+    const model = metrics.modelLabel(info.model!, outcome.status !== 404);
     const upstream = outcome.upstream ?? "";
     metrics.requests.labels(model, upstream, String(outcome.status)).inc();
     metrics.duration.labels(model, upstream).observe((performance.now() - info.startedAt) / 1000);
@@ -304,7 +327,10 @@ function logRedisError(error: unknown, ctx: { failMode: string; requestId?: stri
   });
 }
 
-/** Builds the gateway from a config: metrics, the Redis or in-memory limiter, routing, proxy. */
+/**
+ * Builds the gateway from a config: metrics, the Redis or in-memory limiter, the upstream client (the pooled one
+ * unless GATEWAY_UPSTREAM_CLIENT=fetch or `options.client` is given), routing, proxy.
+ */
 export function createGateway(config: Config, options: { client?: UpstreamClient } = {}): Gateway {
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter(config.redisUrl, {
@@ -312,7 +338,14 @@ export function createGateway(config: Config, options: { client?: UpstreamClient
       onError: (error) => logRedisError(error, { failMode: config.rateLimitFail }),
     })
     : new MemoryRateLimiter();
-  return new Gateway({ config, metrics: new Metrics(), limiter, client: options.client });
+  const metrics = new Metrics();
+  const client = options.client ?? (config.upstreamClient === "pool"
+    ? new PoolClient({
+      maxConnectionsPerOrigin: config.upstreamMaxConnections,
+      onWait: (origin, waiting) => metrics.connectionWait(origin, waiting),
+    })
+    : fetchClient);
+  return new Gateway({ config, metrics, limiter, client });
 }
 
 /** The path of a request URL without the query, without building a URL object. */
@@ -321,6 +354,12 @@ export function pathOf(url: string): string {
   if (start < 0) return "/";
   const query = url.indexOf("?", start);
   return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/** The error as the client sees it: itself when it is an HttpError, else a 500 that keeps it as the cause. */
+function asHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  return new HttpError(500, "Internal gateway error.", { code: "internal_error", cause: error });
 }
 
 /** Throws a 405 unless the request uses `method` (HEAD counts as GET). */
@@ -362,7 +401,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 export function parseCompletion(
   body: Uint8Array,
   endpoint: "chat" | "completions",
-): { model: string; stream: boolean } {
+): { model: string; stream: boolean; fields: Record<string, unknown> } {
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(body));
@@ -388,5 +427,5 @@ export function parseCompletion(
       param: required,
     });
   }
-  return { model: fields.model, stream: fields.stream === true };
+  return { model: fields.model, stream: fields.stream === true, fields };
 }

@@ -17,13 +17,13 @@ function errorOf(fn: () => unknown): HttpError {
 }
 
 Deno.test("completion bodies need JSON with a model and messages (chat) or prompt (completions)", () => {
-  assert.deepEqual(parseCompletion(encode({ model: "m", messages: [{ role: "user", content: "x" }] }), "chat"), {
-    model: "m",
-    stream: false,
-  });
-  assert.deepEqual(parseCompletion(encode({ model: "m", prompt: "x", stream: true }), "completions"), {
+  const chat = { model: "m", messages: [{ role: "user", content: "x" }] };
+  assert.deepEqual(parseCompletion(encode(chat), "chat"), { model: "m", stream: false, fields: chat });
+  const completion = { model: "m", prompt: "x", stream: true };
+  assert.deepEqual(parseCompletion(encode(completion), "completions"), {
     model: "m",
     stream: true,
+    fields: completion,
   });
   assert.equal(errorOf(() => parseCompletion(encode("{oops"), "chat")).status, 400);
   assert.equal(errorOf(() => parseCompletion(encode([1]), "chat")).status, 400);

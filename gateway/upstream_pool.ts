@@ -17,6 +17,13 @@ export interface PoolClientOptions {
   maxIdlePerOrigin?: number;
   /** An idle connection older than this is closed, not reused (default 4 s: vLLM's uvicorn drops idle ones after 5 s). */
   idleTimeoutMs?: number;
+  /**
+   * Connections open (idle, in use or connecting) per origin at most; a request beyond it waits in FIFO order until
+   * one is returned or closed, or until its signal aborts (default 256).
+   */
+  maxConnectionsPerOrigin?: number;
+  /** Called when a request starts and stops waiting for a connection to `origin` (`host:port`). */
+  onWait?: (origin: string, waiting: boolean) => void;
 }
 
 /** The upstream answered something that is not HTTP/1.x, or broke the framing of its answer. */
@@ -100,6 +107,19 @@ class Connection {
   }
 }
 
+/** A request waiting for a connection to an origin at its cap: it gets a free connection, or the right to open one. */
+interface Waiter {
+  grant(connection: Connection | undefined): void;
+}
+
+/** One origin's connections: the idle ones, how many are open (or connecting), and who waits for one. */
+class Origin {
+  readonly idle: Connection[] = [];
+  readonly waiters: Waiter[] = [];
+  open = 0;
+  constructor(readonly key: string) {}
+}
+
 /** A failure before any byte of the answer on a reused connection: the request can safely go again. */
 class StaleConnection extends Error {}
 
@@ -114,18 +134,22 @@ interface Head {
   keepAlive: boolean;
 }
 
-/** An HTTP/1.1 client with per-origin keep-alive pools; implements UpstreamClient. */
+/** An HTTP/1.1 client with per-origin keep-alive pools and a cap on connections per origin; implements UpstreamClient. */
 export class PoolClient implements UpstreamClient {
-  readonly #idle = new Map<string, Connection[]>();
+  readonly #origins = new Map<string, Origin>();
   readonly #all = new Set<Connection>();
   readonly #targets = new Map<string, Target | null>();
   readonly #maxIdle: number;
   readonly #idleTimeoutMs: number;
+  readonly #maxOpen: number;
+  readonly #onWait: ((origin: string, waiting: boolean) => void) | undefined;
   #closed = false;
 
   constructor(options: PoolClientOptions = {}) {
     this.#maxIdle = options.maxIdlePerOrigin ?? 64;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
+    this.#maxOpen = options.maxConnectionsPerOrigin ?? 256;
+    this.#onWait = options.onWait;
   }
 
   /** Connections open now (idle and in use). */
@@ -145,12 +169,15 @@ export class PoolClient implements UpstreamClient {
     return this.#send(target, { request: serialize(target, init), signal: init.signal });
   }
 
-  /** Closes every connection, idle or in use; later requests are refused. */
+  /** Closes every connection, idle or in use; later requests are refused, and so are those waiting. */
   close(): void {
     this.#closed = true;
     for (const connection of this.#all) connection.close();
     this.#all.clear();
-    this.#idle.clear();
+    for (const origin of this.#origins.values()) {
+      origin.idle.length = 0;
+      for (const waiter of origin.waiters.splice(0)) waiter.grant(undefined);
+    }
   }
 
   #target(url: string): Target | null {
@@ -174,30 +201,79 @@ export class PoolClient implements UpstreamClient {
     return target;
   }
 
+  #origin(key: string): Origin {
+    let origin = this.#origins.get(key);
+    if (origin === undefined) this.#origins.set(key, origin = new Origin(key));
+    return origin;
+  }
+
   async #send(target: Target, ctx: { request: Uint8Array; signal: AbortSignal }): Promise<Response> {
     const { request, signal } = ctx;
+    const origin = this.#origin(target.key);
     let connection: Connection | undefined;
+    let holdsSlot = false;
     const onAbort = () => connection?.close();
     signal.addEventListener("abort", onAbort);
     try {
-      connection = this.#takeIdle(target.key);
+      connection = this.#takeIdle(origin);
+      if (connection === undefined) {
+        if (origin.open < this.#maxOpen) origin.open++; // a slot for a new connection, at once
+        else connection = await this.#waitForSlot(origin, signal);
+      }
+      holdsSlot = true;
+      if (signal.aborted) throw signal.reason; // it aborted while the slot was being handed over
       let head: Head;
       try {
         if (connection === undefined) connection = await this.#connect(target, signal);
         head = await exchange(connection, request);
       } catch (error) {
         if (!(error instanceof StaleConnection) || signal.aborted) throw error;
-        this.#discard(connection!);
+        this.#forget(connection!); // the slot stays this request's for the new connection
+        connection = undefined;
         connection = await this.#connect(target, signal);
         head = await exchange(connection, request);
       }
-      return this.#response(target.key, { connection, head, signal, onAbort });
+      return this.#response(origin, { connection, head, signal, onAbort });
     } catch (error) {
       signal.removeEventListener("abort", onAbort);
-      if (connection) this.#discard(connection);
+      if (connection) this.#forget(connection);
+      if (holdsSlot) this.#freeSlot(origin);
       if (signal.aborted) throw signal.reason;
       throw error instanceof StaleConnection ? error.cause : error;
     }
+  }
+
+  /**
+   * Waits in line for a slot of an origin at its cap. Resolves with a connection handed over by a request that
+   * finished, or undefined for the right to open a new one; rejects when the signal aborts or the client closes.
+   */
+  #waitForSlot(origin: Origin, signal: AbortSignal): Promise<Connection | undefined> {
+    this.#onWait?.(origin.key, true);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: (connection) => {
+          signal.removeEventListener("abort", onAbort);
+          this.#onWait?.(origin.key, false);
+          if (this.#closed) reject(new Error("upstream client is closed"));
+          else resolve(connection);
+        },
+      };
+      const onAbort = () => {
+        const at = origin.waiters.indexOf(waiter);
+        if (at >= 0) origin.waiters.splice(at, 1);
+        this.#onWait?.(origin.key, false);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      origin.waiters.push(waiter);
+    });
+  }
+
+  /** Gives a slot back: to the first waiter (to open a connection), or to the origin's count. */
+  #freeSlot(origin: Origin): void {
+    const waiter = origin.waiters.shift();
+    if (waiter !== undefined) waiter.grant(undefined);
+    else origin.open--;
   }
 
   async #connect(target: Target, signal: AbortSignal): Promise<Connection> {
@@ -212,42 +288,50 @@ export class PoolClient implements UpstreamClient {
     return connection;
   }
 
-  #takeIdle(key: string): Connection | undefined {
-    const idle = this.#idle.get(key);
-    if (idle === undefined) return undefined;
+  #takeIdle(origin: Origin): Connection | undefined {
+    const idle = origin.idle;
     const now = performance.now();
     for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
       if (now - connection.idleSince < this.#idleTimeoutMs) return connection;
-      this.#discard(connection);
+      this.#forget(connection);
+      origin.open--;
     }
     return undefined;
   }
 
-  #discard(connection: Connection): void {
+  /** Closes a connection and drops it from the set of open ones (its slot is the caller's to free). */
+  #forget(connection: Connection): void {
     connection.close();
     this.#all.delete(connection);
   }
 
-  #release(key: string, connection: Connection): void {
-    if (this.#closed || connection.closed || connection.start !== connection.end) return this.#discard(connection);
-    let idle = this.#idle.get(key);
-    if (idle === undefined) this.#idle.set(key, idle = []);
-    if (idle.length >= this.#maxIdle) return this.#discard(connection);
+  /** A request is done with its connection: hand it to the first waiter, keep it idle, or close it and free the slot. */
+  #release(origin: Origin, connection: Connection, reusable: boolean): void {
+    if (!reusable || this.#closed || connection.closed || connection.start !== connection.end) {
+      this.#forget(connection);
+      return this.#freeSlot(origin);
+    }
     connection.reused = true;
     connection.start = connection.end = 0;
     connection.idleSince = performance.now();
-    idle.push(connection);
+    const waiter = origin.waiters.shift();
+    if (waiter !== undefined) return waiter.grant(connection);
+    if (origin.idle.length >= this.#maxIdle) {
+      this.#forget(connection);
+      origin.open--;
+      return;
+    }
+    origin.idle.push(connection);
   }
 
   #response(
-    key: string,
+    origin: Origin,
     ctx: { connection: Connection; head: Head; signal: AbortSignal; onAbort: () => void },
   ): Response {
     const { connection, head, signal, onAbort } = ctx;
     const finish = (reusable: boolean) => {
       signal.removeEventListener("abort", onAbort);
-      if (reusable && head.keepAlive) this.#release(key, connection);
-      else this.#discard(connection);
+      this.#release(origin, connection, reusable && head.keepAlive);
     };
     const init = { status: head.status, headers: head.headers };
     if (head.framing.kind === "none" || (head.framing.kind === "length" && head.framing.length === 0)) {

@@ -1,93 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ChunkedDecoder, PoolClient, UpstreamProtocolError } from "./upstream_pool.ts";
+import { answering, rawServer, write } from "../tests/support/raw_upstream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const body = encoder.encode('{"model":"m"}');
-
-/** Reads HTTP/1.1 requests off one raw server connection, byte by byte under the test's control. */
-class RequestReader {
-  #buf = new Uint8Array(0);
-  constructor(readonly conn: Deno.Conn) {}
-
-  /** The next request's head and body, or null when the client closed the connection. */
-  async next(): Promise<{ head: string; body: string } | null> {
-    let end = -1;
-    while ((end = indexOf(this.#buf, "\r\n\r\n")) < 0) if (!await this.#more()) return null;
-    const head = decoder.decode(this.#buf.subarray(0, end));
-    const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-    while (this.#buf.byteLength < end + 4 + length) if (!await this.#more()) return null;
-    const text = decoder.decode(this.#buf.subarray(end + 4, end + 4 + length));
-    this.#buf = this.#buf.slice(end + 4 + length);
-    return { head, body: text };
-  }
-
-  async #more(): Promise<boolean> {
-    const chunk = new Uint8Array(4096);
-    const n = await this.conn.read(chunk).catch(() => null);
-    if (n === null) return false;
-    const joined = new Uint8Array(this.#buf.byteLength + n);
-    joined.set(this.#buf);
-    joined.set(chunk.subarray(0, n), this.#buf.byteLength);
-    this.#buf = joined;
-    return true;
-  }
-}
-
-function indexOf(bytes: Uint8Array, text: string): number {
-  return decoder.decode(bytes).indexOf(text);
-}
-
-async function write(conn: Deno.Conn, data: string | Uint8Array): Promise<void> {
-  const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  let offset = 0;
-  while (offset < bytes.byteLength) offset += await conn.write(bytes.subarray(offset));
-}
-
-/** A raw TCP server; `handle` runs per connection with its index. Counts connections and requests. */
-function rawServer(handle: (reader: RequestReader, index: number) => Promise<void>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const tasks: Promise<void>[] = [];
-  const state = { connections: 0 };
-  (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      const index = state.connections++;
-      tasks.push(
-        handle(new RequestReader(conn), index).catch(() => {}).finally(() => {
-          conns.delete(conn);
-          try {
-            conn.close();
-          } catch { /* closed by the handler */ }
-        }),
-      );
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}/v1/chat/completions`,
-    state,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
-      await Promise.allSettled(tasks);
-    },
-  };
-}
-
-/** Answers every request on a connection with `answer(request number)` until the client closes. */
-function answering(answer: (n: number) => string) {
-  let requests = 0;
-  const server = rawServer(async (reader) => {
-    while (await reader.next() !== null) await write(reader.conn, answer(requests++));
-  });
-  return Object.assign(server, { requests: () => requests });
-}
 
 function post(client: PoolClient, url: string, signal = new AbortController().signal): Promise<Response> {
   return client.post(url, { headers: [["x-request-id", "r1"], ["content-type", "application/json"]], body, signal });
@@ -550,3 +468,92 @@ Deno.test("concurrent requests each get their own answer (streamed and not), con
     client.close();
   }
 });
+
+Deno.test("maxConnectionsPerOrigin: 50 concurrent requests all get their answers over at most 4 connections", async () => {
+  let requests = 0;
+  await using server = rawServer(async (reader) => {
+    while (await reader.next() !== null) {
+      const n = requests++;
+      await new Promise((resolve) => setTimeout(resolve, 1)); // let the others queue up
+      await write(reader.conn, ok(`answer ${n}`));
+    }
+  });
+  const waits: string[] = [];
+  const client = new PoolClient({
+    maxConnectionsPerOrigin: 4,
+    onWait: (origin, waiting) => waiting && waits.push(origin),
+  });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, async () => await (await post(client, server.url)).text()),
+    );
+    assert.equal(new Set(answers).size, 50);
+    assert.ok(server.state.mostOpen <= 4, `the upstream saw ${server.state.mostOpen} connections open at once`);
+    assert.ok(waits.length > 0 && waits.every((o) => o === new URL(server.url).host), "waits are reported per origin");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("requests waiting for a connection are served in arrival order; an aborted one leaves the line", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  const served: string[] = [];
+  await using server = rawServer(async (reader, index) => {
+    for (let request = await reader.next(); request !== null; request = await reader.next()) {
+      const id = /x-request-id: (\S+)/i.exec(request.head)![1];
+      served.push(id);
+      if (index === 0 && id === "first") await held;
+      await write(reader.conn, ok(id));
+    }
+  });
+  const client = new PoolClient({ maxConnectionsPerOrigin: 1 });
+  const send = (id: string, signal = new AbortController().signal) =>
+    client.post(server.url, { headers: [["x-request-id", id]], body, signal }).then((r) => r.text());
+  try {
+    const first = send("first");
+    await eventuallyTrue(() => served.length === 1);
+    const leaving = new AbortController();
+    const pending = Promise.allSettled([send("second"), send("third", leaving.signal), send("fourth")]);
+    const reason = new Error("left the line");
+    leaving.abort(reason);
+    release();
+    assert.equal(await first, "first");
+    const [second, third, fourth] = await pending;
+    assert.deepEqual([second, fourth].map((r) => r.status === "fulfilled" && r.value), ["second", "fourth"]);
+    assert.ok(third.status === "rejected" && third.reason === reason);
+    assert.deepEqual(served, ["first", "second", "fourth"]);
+    assert.equal(server.state.connections, 1, "one connection, handed from request to request");
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("a request that cannot get a connection before its signal aborts rejects and opens none", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  await using server = rawServer(async (reader) => {
+    await reader.next();
+    await held;
+    await write(reader.conn, ok("late"));
+  });
+  const client = new PoolClient({ maxConnectionsPerOrigin: 1 });
+  try {
+    const first = post(client, server.url);
+    await eventuallyTrue(() => server.state.connections === 1);
+    await assert.rejects(
+      post(client, server.url, AbortSignal.timeout(50)),
+      (e) => (e as Error).name === "TimeoutError",
+    );
+    release();
+    assert.equal(await (await first).text(), "late");
+    assert.equal(server.state.connections, 1);
+  } finally {
+    client.close();
+  }
+});
+
+/** Polls until `check` holds (bounded by the test runner, not by a timing assertion). */
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+}

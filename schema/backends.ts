@@ -31,6 +31,12 @@ export interface Backend {
   queueMetric: string;
   /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
   workload: "deployment" | "inferenceService";
+  /**
+   * How a terminating pod keeps serving until Kubernetes has taken it out of its Service: the server drains itself
+   * when told how long by these variables (in ms), a preStop sleep holds SIGTERM back (servers that stop accepting
+   * at once), or nothing (KServe manages its own pods).
+   */
+  drain: { kind: "env"; delayVariable: string; graceVariable: string } | { kind: "preStop" } | { kind: "none" };
 }
 
 /**
@@ -64,6 +70,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     hfToken: false,
     queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
+    drain: { kind: "env", delayVariable: "WORKER_DRAIN_DELAY_MS", graceVariable: "WORKER_SHUTDOWN_GRACE_MS" },
   },
   vllm: {
     image: { repository: "vllm/vllm-openai", tag: "v0.11.0" },
@@ -75,6 +82,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     ...modelServer,
     queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
+    drain: { kind: "preStop" },
   },
   sglang: {
     image: { repository: "lmsysorg/sglang", tag: "v0.5.12" },
@@ -86,6 +94,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     ...modelServer,
     queueMetric: "sglang:num_queue_reqs",
     workload: "deployment",
+    drain: { kind: "preStop" },
   },
   kserve: {
     image: { repository: "", tag: "" },
@@ -97,5 +106,6 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     ...modelServer,
     queueMetric: "",
     workload: "inferenceService",
+    drain: { kind: "none" },
   },
 };

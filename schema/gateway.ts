@@ -1,28 +1,11 @@
 /** zod types of the gateway's chart values: deployment, routing, keys, rate limit and exposure. */
 import { z } from "zod";
+import { routePolicy } from "../gateway/route_policy.ts";
 import { autoscaling, image, kubeObject, probeTimings, resources, stringMap, toleration } from "./common.ts";
 import { containerExtras, podScheduling, securityContexts } from "./pod.ts";
 
-/** An upstream name as used in GATEWAY_UPSTREAMS. */
+/** The name of an external upstream (a DNS label, like the workers' names). */
 const upstreamName = z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
-
-/** A routing policy for one model, as GATEWAY_ROUTE_POLICIES expects it. */
-export const routePolicy = z.discriminatedUnion("strategy", [
-  z.strictObject({
-    strategy: z.literal("canary").describe("Send percent% to canary, the rest to primary."),
-    primary: upstreamName.describe("Upstream that takes most traffic."),
-    canary: upstreamName.describe("Upstream that takes percent% of traffic."),
-    percent: z.number().min(0).max(100).describe("Share of traffic for the canary, 0..100."),
-  }),
-  z.strictObject({
-    strategy: z.literal("weighted").describe("Split traffic by weight."),
-    weights: z.record(upstreamName, z.int().min(0)).describe("Upstream name to integer weight."),
-  }),
-  z.strictObject({
-    strategy: z.literal("fallback").describe("Try upstreams in order."),
-    upstreams: z.array(upstreamName).min(1).describe("Upstream names, first preferred."),
-  }),
-]);
 
 const expose = z.strictObject({
   mode: z.enum(["clusterIP", "ingress", "gatewayAPI", "loadBalancer"]).default("clusterIP").describe(
@@ -60,7 +43,11 @@ const expose = z.strictObject({
 export const gateway = z.strictObject({
   image: image("ghcr.io/nexus-llm/nexus-gateway", "", "Gateway image (gateway/Dockerfile)."),
   replicas: z.int().min(0).default(2).describe("Replicas when autoscaling is off."),
-  port: z.int().min(1).max(65535).default(8000).describe("Container port (GATEWAY_PORT)."),
+  port: z.int().min(1).max(65535).default(8000).describe("Container port of the API and probes (GATEWAY_PORT)."),
+  metricsPort: z.int().min(1).max(65535).default(9464).describe(
+    "Container and ClusterIP Service port of /metrics (GATEWAY_METRICS_PORT). Only the ServiceMonitor targets it: " +
+      "no exposure mode (Ingress, HTTPRoute, LoadBalancer) routes to it.",
+  ),
   service: z.strictObject({
     type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP").describe(
       "Service type: ClusterIP (in-cluster), NodePort, or LoadBalancer (an external address from the cloud or MetalLB).",
@@ -107,8 +94,11 @@ export const gateway = z.strictObject({
   externalUpstreams: z.record(upstreamName, z.url()).default({}).describe(
     "Extra OpenAI-compatible upstreams (name to base URL), e.g. a BentoML service or a managed endpoint.",
   ),
-  routePolicies: z.record(z.string().min(1), routePolicy).default({}).describe(
-    "GATEWAY_ROUTE_POLICIES keyed by the request's model: canary, weighted or fallback over upstream names.",
+  // Model names are any string here: an empty one fails in the templates, naming gateway.routePolicies (Helm's schema
+  // error for a property name names no path). The gateway refuses it too (policyModel in gateway/route_policy.ts).
+  routePolicies: z.record(z.string(), routePolicy).default({}).describe(
+    "GATEWAY_ROUTE_POLICIES keyed by the request's model: canary, weighted or fallback over upstream names " +
+      "(the gateway's own definition, gateway/route_policy.ts).",
   ),
   apiKeys: z.array(z.string().min(8)).default([]).describe(
     "API keys (GATEWAY_API_KEYS), stored in a Secret. Empty and no existingSecret: a random key is generated once.",
@@ -120,8 +110,13 @@ export const gateway = z.strictObject({
       "When Redis is down: open admits, closed refuses (GATEWAY_RATE_LIMIT_FAIL).",
     ),
   }).prefault({}).describe("Per-key rate limit, shared by all replicas through Redis."),
+  drainDelaySeconds: z.int().min(0).default(5).describe(
+    "Seconds a terminating gateway keeps serving (not ready, Connection: close) while Kubernetes removes it from " +
+      "Service endpoints and load balancers (GATEWAY_DRAIN_DELAY_SECONDS).",
+  ),
   drainGraceSeconds: z.int().min(0).default(25).describe(
-    "Seconds in-flight streams get after SIGTERM (GATEWAY_DRAIN_GRACE_SECONDS); the pod's grace period is 5 more.",
+    "Then, seconds in-flight streams get to finish (GATEWAY_DRAIN_GRACE_SECONDS). The pod's " +
+      "terminationGracePeriodSeconds is drainDelaySeconds + drainGraceSeconds + 5.",
   ),
   env: stringMap(
     "Extra environment variables (other GATEWAY_* settings); the ones the chart sets from values are refused.",

@@ -48,6 +48,29 @@ A worker is a **GPU worker** when its \`gpu\` count is above 0 (unset: its pool'
 nodeSelector, tolerations, affinity, runtimeClassName, resources and shm; any of them set on the worker replaces the
 pool's (resources key by key). The gateway, Redis and CPU workers never get a pool's placement.
 
+## Workers
+
+\`workers\` is empty by default. Name workers and you get exactly those: this deploys vLLM and nothing else.
+
+\`\`\`yaml
+workers:
+  vllm: { backend: vllm, model: meta-llama/Meta-Llama-3-8B-Instruct }
+gateway:
+  defaultUpstream: vllm
+\`\`\`
+
+Name none and the chart deploys one mock worker, \`mock\` (CPU, model \`mock-worker\`); to keep it beside others, name it
+(\`mock: {}\`).
+
+## Rolling updates
+
+A terminating pod keeps serving while Kubernetes takes it out of its Service endpoints and load balancers: the gateway
+for \`gateway.drainDelaySeconds\` (not ready, \`Connection: close\` on every answer), the mock worker likewise, vLLM and
+SGLang behind a \`preStop\` sleep (\`workers.<name>.drainDelaySeconds\`). Then in-flight requests get
+\`drainGraceSeconds\`; \`terminationGracePeriodSeconds\` is the sum plus 5.
+GPU workers replace one pod at a time and never surge (\`RollingUpdate\`, \`maxSurge: 0\`, \`maxUnavailable: 1\`), so no
+spare GPU is needed; \`workers.<name>.strategy\` can make it \`Recreate\`.
+
 ## Values
 
 <!-- ${notice} -->

@@ -32,7 +32,7 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
   gpu: {
     about: "vLLM on the GPU node pool; HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
     values: {
-      workers: { mock: { enabled: false }, vllm: vllmWorker },
+      workers: { vllm: vllmWorker },
       gateway: { defaultUpstream: "vllm" },
       hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
     },
@@ -40,7 +40,7 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
   sglang: {
     about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B.",
     values: {
-      workers: { mock: { enabled: false }, vllm: vllmWorker, sglang: sglangWorker },
+      workers: { vllm: vllmWorker, sglang: sglangWorker },
       gateway: {
         defaultUpstream: "vllm",
         routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
@@ -52,7 +52,6 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
     about: "Llama 3 8B as a KServe InferenceService (huggingface runtime); the gateway calls its predictor's /openai.",
     values: {
       workers: {
-        mock: { enabled: false },
         llama: {
           backend: "kserve",
           model: llama3,
@@ -75,14 +74,14 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
   "vllm-gpu": {
     about: "vLLM on the GPU pool (scheduled onto nodepool=gpu nodes through the taint).",
     values: {
-      workers: { mock: { enabled: false }, vllm: { ...vllmWorker, ...ciSized } },
+      workers: { vllm: { ...vllmWorker, ...ciSized } },
       gateway: { defaultUpstream: "vllm" },
     },
   },
   "sglang-canary": {
     about: "vLLM primary with a 10% SGLang canary, both on the GPU pool, plus the mock on CPU.",
     values: {
-      workers: { vllm: { ...vllmWorker, ...ciSized }, sglang: { ...sglangWorker, ...ciSized } },
+      workers: { mock: {}, vllm: { ...vllmWorker, ...ciSized }, sglang: { ...sglangWorker, ...ciSized } },
       gateway: {
         defaultUpstream: "mock",
         routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
@@ -92,7 +91,7 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
   kserve: {
     about: "A KServe InferenceService beside the mock; the gateway routes Llama 3 to its predictor.",
     values: {
-      workers: { llama: { backend: "kserve", model: llama3, gpu: 1, ...ciSized } },
+      workers: { mock: {}, llama: { backend: "kserve", model: llama3, gpu: 1, ...ciSized } },
       gateway: {
         defaultUpstream: "mock",
         routePolicies: { [llama3]: { strategy: "fallback", upstreams: ["llama"] } },

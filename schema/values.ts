@@ -56,11 +56,12 @@ export const values = z.strictObject({
   redis,
   networkPolicy: z.strictObject({
     enabled: z.boolean().default(false).describe(
-      "Create NetworkPolicies: workers and Redis accept traffic only from the gateway.",
+      "Create NetworkPolicies: workers and Redis accept traffic only from the gateway; the gateway accepts anyone " +
+        "on its API port and nobody on its metrics port except metricsFrom.",
     ),
     metricsFrom: z.array(z.record(z.string(), z.unknown())).default([]).describe(
-      "NetworkPolicy peers (e.g. a namespaceSelector for your Prometheus) also let into the workers' http port to " +
-        "scrape /metrics (the API shares that port).",
+      "NetworkPolicy peers (e.g. a namespaceSelector for your Prometheus) also let into the gateway's metrics port " +
+        "and the workers' http port (where their /metrics shares the API) to scrape /metrics.",
     ),
   }).prefault({}).describe("NetworkPolicies."),
   serviceMonitor: z.strictObject({

@@ -158,10 +158,24 @@ export const worker = z.strictObject({
       "privilege escalation.",
   ),
   ...workerSecurityOverrides,
+  drainDelaySeconds: z.int().min(0).default(5).describe(
+    "Seconds a terminating worker keeps serving while Kubernetes removes it from its Service (mock: " +
+      "WORKER_DRAIN_DELAY_MS, answers say Connection: close; vllm and sglang: a preStop sleep before SIGTERM).",
+  ),
+  drainGraceSeconds: z.int().min(0).default(30).describe(
+    "Then, seconds in-flight requests get to finish (mock: WORKER_SHUTDOWN_GRACE_MS). The pod's " +
+      "terminationGracePeriodSeconds is drainDelaySeconds + drainGraceSeconds + 5.",
+  ),
   kserve,
 });
 
-/** The workers map: name to worker. Names become Kubernetes names and upstream names. */
+/**
+ * The workers map: name to worker. Names become Kubernetes names and upstream names. Empty by default, so Helm's
+ * merge adds nothing to the workers a user names; the templates deploy one mock worker when none is named.
+ */
 export const workers = z.record(z.string().regex(/^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/), worker)
-  .default({ mock: { ...worker.parse({}), gpu: 0 } })
-  .describe("Model workers keyed by name (the upstream name in GATEWAY_UPSTREAMS and route policies).");
+  .default({})
+  .describe(
+    "Model workers keyed by name (the upstream name in GATEWAY_UPSTREAMS and route policies). Naming workers " +
+      "deploys exactly those; none named: one mock worker, `mock` (CPU, model mock-worker), as if `mock: {}` was set.",
+  );

@@ -6,15 +6,18 @@
 
 const root = new URL("../", import.meta.url).pathname;
 
+// No drain delays: there is no load balancer to wait for on a laptop.
 const workerDefaults: Record<string, string> = {
   WORKER_PORT: "8001",
   WORKER_MODEL: "mock-worker",
+  WORKER_DRAIN_DELAY_MS: "0",
 };
 const gatewayDefaults: Record<string, string> = {
   GATEWAY_PORT: "8000",
   GATEWAY_API_KEYS: "dev-key",
   GATEWAY_UPSTREAMS: `mock=http://127.0.0.1:${Deno.env.get("WORKER_PORT") || workerDefaults.WORKER_PORT}`,
   GATEWAY_DEFAULT_UPSTREAM: "mock",
+  GATEWAY_DRAIN_DELAY_SECONDS: "0",
 };
 
 /** Environment for a child: the defaults, overridden by whatever the user already set. */

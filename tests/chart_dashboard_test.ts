@@ -90,7 +90,7 @@ Deno.test("every metric and label the Grafana dashboard charts is exported by th
   for await (const _ of stream) { /* drain */ }
 
   const scrapes = await Promise.all(
-    [gateway.url, worker.url].map(async (url) => parseExposition(await (await fetch(`${url}/metrics`)).text())),
+    [gateway.metricsUrl, worker.url].map(async (url) => parseExposition(await (await fetch(`${url}/metrics`)).text())),
   );
   let checked = 0;
   for (const query of queries) {

@@ -15,7 +15,7 @@ const cases: RenderCase[] = [
   ...everyFileCase,
   {
     values: {
-      workers: { vllm: { backend: "vllm", model: "m" }, llama: { backend: "kserve", model: "x/y" } },
+      workers: { mock: {}, vllm: { backend: "vllm", model: "m" }, llama: { backend: "kserve", model: "x/y" } },
       gateway: {
         apiKeys: ["team-a-key-1", "team-b-key-2"],
         externalUpstreams: { bento: "http://bento.ml.svc:3000" },
@@ -103,6 +103,13 @@ Deno.test("every rendering's gateway environment parses with gateway/config.ts, 
     );
     assert.deepEqual(Object.fromEntries(config.policies), JSON.parse(env.GATEWAY_ROUTE_POLICIES), `${where}: policies`);
     assert.equal(config.port, container.ports.find((p: Manifest) => p.name === "http").containerPort, where);
+    assert.equal(config.metricsPort, container.ports.find((p: Manifest) => p.name === "metrics").containerPort, where);
+    const pod = podSpec(named(objects, "Deployment", "nexus-gateway"))!;
+    assert.equal(
+      pod.terminationGracePeriodSeconds,
+      config.drainDelaySeconds + config.drainGraceSeconds + 5,
+      `${where}: the pod's grace period covers the drain delay and grace`,
+    );
     assert.ok(config.authEnabled && config.apiKeys.length > 0, `${where}: the gateway has keys`);
     assert.ok(config.defaultUpstream && config.upstreams.has(config.defaultUpstream), `${where}: default upstream`);
   }
@@ -133,6 +140,12 @@ Deno.test("the mock worker's environment parses with worker/config.ts: its model
       assert.equal(config.model, env.MODEL_ID, `${where}: WORKER_MODEL expands to the worker's model`);
       assert.equal(config.port, container.ports.find((p: Manifest) => p.name === "http").containerPort, where);
       assert.equal(config.host, "0.0.0.0", `${where}: listens beyond localhost`);
+      assert.ok(config.drainDelayMs > 0, `${where}: the worker keeps serving while it leaves its Service`);
+      assert.equal(
+        podSpec(d)!.terminationGracePeriodSeconds * 1000,
+        config.drainDelayMs + config.shutdownGraceMs + 5000,
+        `${where}: the pod's grace period covers the drain delay and grace`,
+      );
       workers++;
     }
   }

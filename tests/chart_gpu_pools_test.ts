@@ -134,6 +134,7 @@ Deno.test("GPU workers roll one pod at a time without surging; Recreate and othe
   const { objects } = await rendered({
     values: {
       workers: {
+        mock: {},
         vllm: { backend: "vllm", model: "m" },
         recreate: { backend: "vllm", model: "m", strategy: { type: "Recreate" } },
         wide: { backend: "sglang", model: "m", strategy: { type: "RollingUpdate", maxUnavailable: "50%" } },

@@ -38,7 +38,10 @@ const components = [
 
 Deno.test("global.imageRegistry replaces the registry of every image the chart renders", async () => {
   const { objects } = await rendered({
-    values: { global: { imageRegistry: "mirror.example.com/hub" }, workers: { vllm: { backend: "vllm", model: "m" } } },
+    values: {
+      global: { imageRegistry: "mirror.example.com/hub" },
+      workers: { mock: {}, vllm: { backend: "vllm", model: "m" } },
+    },
   });
   const images = workloads(objects).flatMap(({ spec }) => containers(spec).map((c: Manifest) => c.image)).sort();
   assert.deepEqual(images, [
@@ -250,7 +253,7 @@ Deno.test("imagePullSecrets reach every pod the chart renders", async () => {
   const { objects } = await rendered({
     values: {
       imagePullSecrets: [{ name: "regcred" }],
-      workers: { llama: { backend: "kserve", model: "x/y" } },
+      workers: { mock: {}, llama: { backend: "kserve", model: "x/y" } },
     },
   });
   const pods = workloads(objects);

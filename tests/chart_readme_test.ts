@@ -4,7 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { helmTemplate, type Manifest, manifests, named, ofKind, podSpec, run } from "./support/chart.ts";
+import {
+  helmTemplate,
+  type Manifest,
+  manifests,
+  named,
+  ofKind,
+  podSpec,
+  run,
+  workerObjectNames,
+} from "./support/chart.ts";
 import { repoRoot } from "./support/paths.ts";
 
 /** The text of the README section under `heading` (up to the next heading of the same level). */
@@ -97,13 +106,26 @@ Deno.test("the README's helm install renders, and its later commands name what i
   command(lines, new RegExp(`^helm test ${release} -n ${namespace}$`));
 });
 
-Deno.test("every values example in the README's Helm chart section renders", async () => {
+/** The names of the workers a values example shows: those it names and does not disable, else the default mock. */
+function shownWorkers(values: Record<string, unknown>): string[] {
+  const workers = values.workers as Record<string, { enabled?: boolean }> | undefined;
+  if (workers === undefined || Object.keys(workers).length === 0) return ["mock"];
+  return Object.entries(workers).filter(([, w]) => w?.enabled !== false).map(([name]) => name).sort();
+}
+
+Deno.test("every values example in README.md's Helm chart section and in the chart's README renders exactly the workers it shows", async () => {
   const section = await readmeSection("## Helm chart");
-  const examples = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]));
-  assert.ok(examples.length >= 2, "the routing and GPU pool examples");
+  const chartReadme = await Deno.readTextFile(`${repoRoot}/charts/nexus/README.md`);
+  const examples = [section, chartReadme].flatMap((text) =>
+    [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parse(m[1]) as Record<string, unknown>)
+  );
+  assert.ok(examples.length >= 3, "the routing, GPU pool and workers examples");
+  assert.ok(examples.some((values) => values.workers), "some example names workers");
   for (const values of examples) {
     const out = await helmTemplate({ values });
     assert.equal(out.code, 0, `${JSON.stringify(values)}:\n${out.stderr}`);
+    const deployed = workerObjectNames(manifests(out.stdout)).map((name) => name.replace(/^nexus-/, ""));
+    assert.deepEqual(deployed, shownWorkers(values), JSON.stringify(values));
   }
 });
 

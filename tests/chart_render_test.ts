@@ -12,6 +12,7 @@ import {
   podSpec,
   rendered,
   run,
+  workerObjectNames,
   workloads,
 } from "./support/chart.ts";
 
@@ -184,6 +185,7 @@ Deno.test("the gateway config lists exactly the enabled workers, external upstre
   const { objects } = await rendered({
     values: {
       workers: {
+        mock: {},
         vllm: { backend: "vllm", model: "m" },
         off: { backend: "sglang", enabled: false },
         llama: { backend: "kserve", model: "meta-llama/Meta-Llama-3-8B-Instruct" },
@@ -390,16 +392,65 @@ Deno.test("SGLang and KServe workers get HF_TOKEN from model-worker-secrets; SGL
   assert.equal(hfRef(predictor.model)?.name, "model-worker-secrets");
 });
 
-Deno.test("the ServiceMonitor selects the gateway's and the workers' Services on their http port", async () => {
-  const { objects } = await rendered({ values: { serviceMonitor: { enabled: true } } });
-  const monitor = ofKind(objects, "ServiceMonitor")[0];
+/** What a ServiceMonitor endpoint scrapes: each selected Service's port of that name, kept by its relabelings. */
+function scraped(monitor: Manifest, services: Manifest[]): Array<{ service: string; port: Manifest }> {
   const selector: Record<string, string> = monitor.spec.selector.matchLabels;
-  const selected = ofKind(objects, "Service").filter((s) =>
-    Object.entries(selector).every(([k, v]) => s.metadata.labels[k] === v)
+  const selected = services.filter((s) => Object.entries(selector).every(([k, v]) => s.metadata.labels[k] === v));
+  return monitor.spec.endpoints.flatMap((endpoint: Manifest) =>
+    selected.filter((service) =>
+      (endpoint.relabelings ?? []).every((r: Manifest) => {
+        assert.equal(r.action, "keep", "only keep rules are modelled here");
+        const label = r.sourceLabels[0].replace(/^__meta_kubernetes_service_label_/, "");
+        const value = Object.entries(service.metadata.labels).find(([k]) => k.replace(/[^A-Za-z0-9_]/g, "_") === label);
+        return new RegExp(`^(?:${r.regex})$`).test(String(value?.[1] ?? ""));
+      })
+    ).flatMap((service) => {
+      const port = service.spec.ports.find((p: Manifest) => p.name === endpoint.port);
+      return port ? [{ service: service.metadata.name, port }] : [];
+    })
   );
-  assert.deepEqual(selected.map((s) => s.metadata.name).sort(), ["nexus-gateway", "nexus-mock"]);
-  for (const service of selected) {
-    assert.ok(service.spec.ports.some((p: Manifest) => p.name === monitor.spec.endpoints[0].port));
+}
+
+Deno.test("the ServiceMonitor scrapes the gateway's metrics port and the workers' http port, never the gateway's http port", async () => {
+  const { objects } = await rendered({ values: { serviceMonitor: { enabled: true } } });
+  const [monitor] = ofKind(objects, "ServiceMonitor");
+  const targets = scraped(monitor, ofKind(objects, "Service")).map((t) => `${t.service}:${t.port.name}`).sort();
+  assert.deepEqual(targets, ["nexus-gateway:metrics", "nexus-mock:http"]);
+  const gateway = named(objects, "Service", "nexus-gateway");
+  const metrics = gateway.spec.ports.find((p: Manifest) => p.name === "metrics");
+  assert.deepEqual([metrics.port, metrics.targetPort], [9464, "metrics"]);
+  const container = podSpec(named(objects, "Deployment", "nexus-gateway"))!.containers[0];
+  assert.ok(container.ports.some((p: Manifest) => p.name === "metrics" && p.containerPort === 9464));
+});
+
+Deno.test("no exposure routes to the gateway's metrics port: Ingress, HTTPRoute and a LoadBalancer Service target http", async () => {
+  const metricsPort = 9464;
+  for (const mode of ["ingress", "gatewayAPI", "loadBalancer", "clusterIP"]) {
+    // A load balancer is the gateway Service's type now, not an exposure mode.
+    const gateway = mode === "loadBalancer" ? { service: { type: "LoadBalancer" } } : { expose: { mode } };
+    const { objects } = await rendered({ values: { gateway, serviceMonitor: { enabled: true } } });
+    const service = named(objects, "Service", "nexus-gateway");
+    const servicePort = (ref: { name?: string; number?: number }) =>
+      service.spec.ports.find((p: Manifest) => p.name === ref.name || p.port === ref.number);
+    for (const ingress of ofKind(objects, "Ingress")) {
+      for (const rule of ingress.spec.rules) {
+        for (const path of rule.http.paths) assert.equal(servicePort(path.backend.service.port).name, "http", mode);
+      }
+    }
+    for (const route of ofKind(objects, "HTTPRoute")) {
+      for (const rule of route.spec.rules) {
+        for (const ref of rule.backendRefs) assert.equal(servicePort({ number: ref.port }).name, "http", mode);
+      }
+    }
+    for (const lb of ofKind(objects, "Service").filter((s) => s.spec.type === "LoadBalancer")) {
+      for (const port of lb.spec.ports) {
+        assert.equal(port.targetPort, "http", mode);
+        assert.notEqual(port.port, metricsPort, mode);
+      }
+    }
+    const exposures = ofKind(objects, "Ingress").length + ofKind(objects, "HTTPRoute").length +
+      ofKind(objects, "Service").filter((s) => s.spec.type === "LoadBalancer").length;
+    assert.equal(exposures, mode === "clusterIP" ? 0 : 1, `${mode} renders its exposure`);
   }
 });
 
@@ -506,4 +557,56 @@ Deno.test("Redis is internal by default, external from a URL or Secret, or absen
   assert.ok(!("REDIS_URL" in configMap(external.objects)));
   assert.ok(!("REDIS_URL" in configMap(none.objects)), "no Redis: the gateway limits in memory");
   assert.ok(!gatewayEnv(none.objects).some((e: Manifest) => e.name === "REDIS_URL"));
+});
+
+Deno.test("the workers a user names are exactly the workers deployed; the mock only when none is named or it is", async (t) => {
+  await t.step("--set workers.vllm.backend=vllm,workers.vllm.model=m deploys vLLM alone", async () => {
+    const args = [
+      "template",
+      "nexus",
+      chartDir,
+      "-n",
+      "nexus",
+      "--set",
+      "workers.vllm.backend=vllm,workers.vllm.model=m",
+    ];
+    const out = await run("helm", args);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(workerObjectNames(manifests(out.stdout)), ["nexus-vllm"]);
+    assert.match(configMap(manifests(out.stdout)).GATEWAY_UPSTREAMS, /^vllm=http:\/\/nexus-vllm:8000$/);
+  });
+  await t.step("no worker named: the mock; the mock named beside another: both", async () => {
+    assert.deepEqual(workerObjectNames((await rendered({})).objects), ["nexus-mock"]);
+    const both = await rendered({ values: { workers: { mock: {}, vllm: { backend: "vllm", model: "m" } } } });
+    assert.deepEqual(workerObjectNames(both.objects), ["nexus-mock", "nexus-vllm"]);
+  });
+});
+
+Deno.test("terminating pods keep serving while they leave their Service, and the grace period covers it", async () => {
+  const { objects } = await rendered({
+    values: {
+      workers: {
+        mock: { drainDelaySeconds: 3, drainGraceSeconds: 20 },
+        vllm: { backend: "vllm", model: "m" },
+        sglang: { backend: "sglang", model: "m", drainDelaySeconds: 0 },
+        llama: { backend: "kserve", model: "m" },
+      },
+      gateway: { drainDelaySeconds: 7, drainGraceSeconds: 25 },
+    },
+  });
+  const pod = (name: string) => podSpec(named(objects, "Deployment", name))!;
+  const env = (name: string) => Object.fromEntries(pod(name).containers[0].env.map((e: Manifest) => [e.name, e.value]));
+  assert.equal(pod("nexus-gateway").terminationGracePeriodSeconds, 7 + 25 + 5);
+  assert.equal(configMap(objects).GATEWAY_DRAIN_DELAY_SECONDS, "7");
+  // The mock drains itself, told how long in ms; vLLM stops accepting at SIGTERM, so a preStop sleep holds it back.
+  assert.equal(pod("nexus-mock").terminationGracePeriodSeconds, 3 + 20 + 5);
+  assert.deepEqual([env("nexus-mock").WORKER_DRAIN_DELAY_MS, env("nexus-mock").WORKER_SHUTDOWN_GRACE_MS], [
+    "3000",
+    "20000",
+  ]);
+  assert.equal(pod("nexus-mock").containers[0].lifecycle, undefined);
+  assert.deepEqual(pod("nexus-vllm").containers[0].lifecycle, { preStop: { exec: { command: ["sleep", "5"] } } });
+  assert.equal(pod("nexus-vllm").terminationGracePeriodSeconds, 5 + 30 + 5);
+  assert.equal(pod("nexus-sglang").containers[0].lifecycle, undefined, "no sleep when the delay is 0");
+  assert.equal(env("nexus-vllm").WORKER_DRAIN_DELAY_MS, undefined);
 });

@@ -8,6 +8,7 @@ Deno.test("every Deployment worker gets a PodDisruptionBudget over its pods: max
   const { objects } = await rendered({
     values: {
       workers: {
+        mock: {},
         vllm: { backend: "vllm", model: "m", pdb: { minAvailable: "50%" } },
         quiet: { pdb: { enabled: false } },
         llama: { backend: "kserve", model: "x/y" },
@@ -163,4 +164,26 @@ Deno.test("gateway.service.type LoadBalancer or NodePort makes the gateway Servi
     ["ClusterIP", undefined, undefined, undefined],
     "a ClusterIP Service carries no load-balancer or node-port fields",
   );
+});
+
+Deno.test("a LoadBalancer or NodePort gateway Service leaves the metrics port to an in-cluster Service of its own", async () => {
+  for (const type of ["LoadBalancer", "NodePort"]) {
+    const { objects } = await rendered({
+      values: { gateway: { service: { type } }, serviceMonitor: { enabled: true } },
+    });
+    const external = named(objects, "Service", "nexus-gateway");
+    assert.deepEqual(external.spec.ports.map((p: Manifest) => p.name), ["http"], `${type}: only the API goes out`);
+    const metrics = named(objects, "Service", "nexus-gateway-metrics");
+    assert.equal(metrics.spec.type, "ClusterIP");
+    assert.deepEqual(metrics.spec.selector, external.spec.selector);
+    assert.deepEqual(metrics.spec.ports, [{ name: "metrics", port: 9464, targetPort: "metrics", protocol: "TCP" }]);
+    const monitor = ofKind(objects, "ServiceMonitor")[0];
+    assert.ok(
+      Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => metrics.metadata.labels[k] === v),
+      "the ServiceMonitor selects it",
+    );
+    assert.ok(monitor.spec.endpoints.some((e: Manifest) => e.port === "metrics"));
+  }
+  const { objects } = await rendered({});
+  assert.equal(ofKind(objects, "Service").filter((s) => s.metadata.name === "nexus-gateway-metrics").length, 0);
 });

@@ -57,7 +57,7 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
     name: "a policy naming a disabled worker",
     case: {
       values: {
-        workers: { vllm: { backend: "vllm", enabled: false } },
+        workers: { mock: {}, vllm: { backend: "vllm", enabled: false } },
         gateway: { routePolicies: { m: { strategy: "canary", primary: "mock", canary: "vllm", percent: 5 } } },
       },
     },

@@ -56,27 +56,36 @@ Deno.test("no pod gets Service link variables, so a Service named worker cannot 
   assert.ok(pods >= 20, "gateway, Redis, worker, InferenceService and test pods were checked");
 });
 
-Deno.test("networkPolicy lets only the gateway reach workers and Redis", async () => {
+Deno.test("networkPolicy lets only the gateway reach workers and Redis, and anyone only the gateway's API port", async () => {
   const { objects } = await rendered({ values: { networkPolicy: { enabled: true } } });
-  const policies = ofKind(objects, "NetworkPolicy");
-  assert.equal(policies.length, 2);
-  for (const p of policies) {
+  const [workers, redis, gateway] = ["nexus-workers", "nexus-redis", "nexus-gateway"].map((name) =>
+    named(objects, "NetworkPolicy", name)
+  );
+  for (const p of [workers, redis]) {
     assert.deepEqual(p.spec.ingress[0].from[0].podSelector.matchLabels, {
       "app.kubernetes.io/instance": "nexus",
       "nexus.io/role": "gateway",
     });
   }
+  assert.equal(ofKind(objects, "NetworkPolicy").length, 3);
+  assert.deepEqual(gateway.spec.ingress, [{ ports: [{ port: "http", protocol: "TCP" }] }], "no one reaches metrics");
   const gatewayPods = named(objects, "Deployment", "nexus-gateway");
   assert.equal(gatewayPods.spec.template.metadata.labels["nexus.io/role"], "gateway");
+  for (const [key, value] of Object.entries(gateway.spec.podSelector.matchLabels)) {
+    assert.equal(gatewayPods.spec.template.metadata.labels[key], value, "the gateway policy selects the gateway pods");
+  }
   const workerPods = named(objects, "Deployment", "nexus-mock");
   assert.equal(workerPods.spec.template.metadata.labels["nexus.io/role"], "worker");
 });
 
-Deno.test("networkPolicy.metricsFrom lets Prometheus into the workers' http port only", async () => {
+Deno.test("networkPolicy.metricsFrom lets Prometheus into the workers' http port and the gateway's metrics port only", async () => {
   const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
   const { objects } = await rendered({ values: { networkPolicy: { enabled: true, metricsFrom: [prometheus] } } });
-  const [workers, redis] = ["nexus-workers", "nexus-redis"].map((name) => named(objects, "NetworkPolicy", name));
+  const [workers, redis, gateway] = ["nexus-workers", "nexus-redis", "nexus-gateway"].map((name) =>
+    named(objects, "NetworkPolicy", name)
+  );
   assert.deepEqual(workers.spec.ingress[1], { from: [prometheus], ports: [{ port: "http", protocol: "TCP" }] });
+  assert.deepEqual(gateway.spec.ingress[1], { from: [prometheus], ports: [{ port: "metrics", protocol: "TCP" }] });
   assert.equal(redis.spec.ingress.length, 1, "Redis stays gateway-only");
   const mock = podSpec(named(objects, "Deployment", "nexus-mock"))!;
   assert.ok(mock.containers[0].ports.some((p: Manifest) => p.name === "http"), "the workers' port is named http");

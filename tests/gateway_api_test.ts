@@ -100,24 +100,48 @@ Deno.test("the gateway serves the OpenAI API through a mock worker", async (t) =
     }
   });
 
-  await t.step("/health and /ready answer 200, /metrics exposes nexus_* metrics with tokens from usage", async () => {
-    assert.equal((await fetch(`${gateway.url}/health`).then(async (r) => [r.status, await r.json()]))[0], 200);
-    const ready = await fetch(`${gateway.url}/ready`);
-    assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
-    const text = await (await fetch(`${gateway.url}/metrics`)).text();
-    const ok = { model: "mock-worker", upstream: "mock", status: "200" };
-    assert.ok(metricValue(text, "nexus_requests_total", ok) >= 5);
-    assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "completion" }) > 0);
-    assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "prompt" }) > 0);
-    assert.ok(metricValue(text, "nexus_request_duration_seconds_count", { model: "mock-worker" }) >= 5);
-    assert.ok(metricValue(text, "nexus_time_to_first_token_seconds_count", { model: "mock-worker" }) >= 2);
-    assert.ok(metricValue(text, "nexus_gateway_overhead_seconds_count") >= 5);
-    assert.equal(metricValue(text, "nexus_in_flight_requests"), 0);
-    for (const name of ["nexus_rate_limited_total", "nexus_upstream_errors_total", "nexus_retries_total"]) {
-      assert.ok(text.includes(`# TYPE ${name} counter`), name);
-    }
-    assert.ok(text.includes("# TYPE nexus_redis_errors_total counter"));
-  });
+  await t.step(
+    "/metrics is a 404 on the API port and answers on GATEWAY_METRICS_PORT, which serves nothing else",
+    async () => {
+      for (const method of ["GET", "HEAD"]) {
+        const onApi = await fetch(`${gateway.url}/metrics`, { method, headers: { "x-api-key": KEY } });
+        assert.equal(onApi.status, 404, method);
+        if (method === "GET") assertOpenAI("ErrorResponse", await onApi.json());
+        else await onApi.body?.cancel();
+      }
+      const onMetrics = await fetch(`${gateway.metricsUrl}/metrics`);
+      assert.equal(onMetrics.status, 200);
+      assert.match(onMetrics.headers.get("content-type") ?? "", /^text\/plain/);
+      assert.match(await onMetrics.text(), /# TYPE nexus_requests_total counter/);
+      for (const path of ["/v1/chat/completions", "/health", "/"]) {
+        const other = await fetch(`${gateway.metricsUrl}${path}`);
+        await other.body?.cancel();
+        assert.equal(other.status, 404, path);
+      }
+    },
+  );
+
+  await t.step(
+    "/health and /ready answer 200 on the API port, /metrics has nexus_* metrics with tokens from usage",
+    async () => {
+      assert.equal((await fetch(`${gateway.url}/health`).then(async (r) => [r.status, await r.json()]))[0], 200);
+      const ready = await fetch(`${gateway.url}/ready`);
+      assert.deepEqual([ready.status, await ready.json()], [200, { status: "ready" }]);
+      const text = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
+      const ok = { model: "mock-worker", upstream: "mock", status: "200" };
+      assert.ok(metricValue(text, "nexus_requests_total", ok) >= 5);
+      assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "completion" }) > 0);
+      assert.ok(metricValue(text, "nexus_tokens_total", { model: "mock-worker", type: "prompt" }) > 0);
+      assert.ok(metricValue(text, "nexus_request_duration_seconds_count", { model: "mock-worker" }) >= 5);
+      assert.ok(metricValue(text, "nexus_time_to_first_token_seconds_count", { model: "mock-worker" }) >= 2);
+      assert.ok(metricValue(text, "nexus_gateway_overhead_seconds_count") >= 5);
+      assert.equal(metricValue(text, "nexus_in_flight_requests"), 0);
+      for (const name of ["nexus_rate_limited_total", "nexus_upstream_errors_total", "nexus_retries_total"]) {
+        assert.ok(text.includes(`# TYPE ${name} counter`), name);
+      }
+      assert.ok(text.includes("# TYPE nexus_redis_errors_total counter"));
+    },
+  );
 
   await t.step("every request gets one JSON log line, and no line contains the API key", async () => {
     await new Promise((resolve) => setTimeout(resolve, 100)); // log lines are flushed on the next tick
@@ -149,7 +173,7 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   while (!received.includes('"content":"')) received += (await reader.read()).value ?? "";
   // The first token is here; the worker must still be generating the rest.
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 1);
-  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 1, "a stream in flight counts");
+  assert.equal(await scrape(gateway.metricsUrl, "nexus_in_flight_requests"), 1, "a stream in flight counts");
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -157,5 +181,5 @@ Deno.test("streamed tokens reach the client while the worker is still generating
   }
   assert.ok(received.trimEnd().endsWith("data: [DONE]"));
   assert.equal(await scrape(worker.url, "vllm:num_requests_running"), 0);
-  assert.equal(await scrape(gateway.url, "nexus_in_flight_requests"), 0);
+  assert.equal(await scrape(gateway.metricsUrl, "nexus_in_flight_requests"), 0);
 });

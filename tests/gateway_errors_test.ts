@@ -59,7 +59,7 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
     const empty = await post("/v1/chat/completions", { body: JSON.stringify(chat), headers: { "x-api-key": "" } });
     await expectError(empty, { status: 401 });
     assert.equal(
-      await scrape(gateway.url, "nexus_requests_total", { model: "", status: "401" }),
+      await scrape(gateway.metricsUrl, "nexus_requests_total", { model: "", status: "401" }),
       7,
       "401s are counted",
     );
@@ -107,7 +107,6 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
       ["POST", "/v1/models", "GET, HEAD"],
       ["POST", "/health", "GET, HEAD"],
       ["DELETE", "/ready", "GET, HEAD"],
-      ["POST", "/metrics", "GET, HEAD"],
     ];
     for (const [method, path, allow] of wrong) {
       const response = await fetch(`${gateway.url}${path}`, { method, headers: { "x-api-key": KEY } });
@@ -284,7 +283,7 @@ Deno.test("an upstream slower than GATEWAY_FIRST_BYTE_TIMEOUT_MS gets 504 upstre
   });
   assert.equal(response.headers.get("x-nexus-upstream"), "slow");
   await expectError(response, { status: 504, code: "upstream_timeout" });
-  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  const metrics = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
   assert.match(metrics, /nexus_upstream_errors_total\{upstream="slow",kind="timeout"\} 1/);
 });
 
@@ -337,7 +336,8 @@ Deno.test("an upstream that dies mid-stream: the client's stream ends without [D
   }
   assert.ok(!text.includes("[DONE]"), "a broken stream must not end like a complete one");
   await eventually(
-    async () => await scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "mock", kind: "broken" }) === 1,
+    async () =>
+      await scrape(gateway.metricsUrl, "nexus_upstream_errors_total", { upstream: "mock", kind: "broken" }) === 1,
     { what: "nexus_upstream_errors_total{kind=broken} counts the break" },
   );
   assert.ok(gateway.child.output().includes('"kind":"broken"'), "the failed attempt is logged with its kind");

@@ -44,7 +44,7 @@ Deno.test("the in-memory limiter admits the per-key budget, then answers 429 wit
   const other = await ask(gateway.url, "sk-second-key");
   await other.body?.cancel();
   assert.equal(other.status, 200, "each key has its own budget");
-  assert.equal(await scrape(gateway.url, "nexus_rate_limited_total", { key: "key1" }), 1);
+  assert.equal(await scrape(gateway.metricsUrl, "nexus_rate_limited_total", { key: "key1" }), 1);
 });
 
 Deno.test("two gateway processes sharing one Redis admit exactly the budget between them", async () => {
@@ -97,7 +97,7 @@ Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-clos
 
     await t.step("fail open: requests are served while Redis is down, errors are counted and logged", async () => {
       for (let i = 0; i < 5; i++) assert.equal((await statusOf(open.url)).status, 200);
-      assert.ok(await scrape(open.url, "nexus_redis_errors_total") >= 1);
+      assert.ok(await scrape(open.metricsUrl, "nexus_redis_errors_total") >= 1);
       assert.equal((await fetch(`${open.url}/ready`)).status, 200);
       await open.child.waitForLine(/redis rate limiter failed/);
     });
@@ -146,7 +146,7 @@ Deno.test("a Redis that stops answering (SIGSTOP) costs a request at most GATEWA
       assert.equal(response.status, 200, "fail open: served without a limiter answer");
       assert.equal(response.headers.get("x-ratelimit-remaining-requests"), null);
     }
-    assert.ok(await scrape(gateway.url, "nexus_redis_errors_total") >= 3);
+    assert.ok(await scrape(gateway.metricsUrl, "nexus_redis_errors_total") >= 3);
   } finally {
     redis.child.kill("SIGCONT");
   }

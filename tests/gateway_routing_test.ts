@@ -140,9 +140,13 @@ Deno.test("a 5xx or a refused connection before the first byte is retried once o
   );
 
   await t.step("retries and upstream errors are counted", async () => {
-    assert.ok(await scrape(gateway.url, "nexus_retries_total", { upstream: "healthy" }) >= 4);
-    assert.ok(await scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "failing", kind: "status" }) >= 3);
-    assert.ok(await scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "down", kind: "connect" }) >= 2);
+    assert.ok(await scrape(gateway.metricsUrl, "nexus_retries_total", { upstream: "healthy" }) >= 4);
+    assert.ok(
+      await scrape(gateway.metricsUrl, "nexus_upstream_errors_total", { upstream: "failing", kind: "status" }) >= 3,
+    );
+    assert.ok(
+      await scrape(gateway.metricsUrl, "nexus_upstream_errors_total", { upstream: "down", kind: "connect" }) >= 2,
+    );
   });
 });
 
@@ -157,10 +161,10 @@ Deno.test("an upstream that keeps failing is ejected for a while and comes back 
     GATEWAY_EJECT_AFTER_FAILURES: "2",
     GATEWAY_EJECT_SECONDS: "1",
   });
-  const errors = () => scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "flaky" });
+  const errors = () => scrape(gateway.metricsUrl, "nexus_upstream_errors_total", { upstream: "flaky" });
   for (let i = 0; i < 2; i++) assert.equal((await ask(gateway.url, "m")).upstream, "healthy");
   assert.equal(await errors(), 2);
-  assert.equal(await scrape(gateway.url, "nexus_upstream_ejections_total", { upstream: "flaky" }), 1);
+  assert.equal(await scrape(gateway.metricsUrl, "nexus_upstream_ejections_total", { upstream: "flaky" }), 1);
   for (let i = 0; i < 5; i++) assert.equal((await ask(gateway.url, "m")).upstream, "healthy");
   assert.equal(await errors(), 2, "an ejected upstream is not tried");
 

@@ -39,7 +39,7 @@ for (const kind of ["pool", "fetch"] as const) {
         assert.ok(text.length > 0);
         assert.equal(completionTokens, 6);
       }
-      assert.equal(await scrape(gateway.url, "nexus_tokens_total", { type: "completion" }), 26 * 6);
+      assert.equal(await scrape(gateway.metricsUrl, "nexus_tokens_total", { type: "completion" }), 26 * 6);
     });
   });
 
@@ -78,7 +78,7 @@ for (const kind of ["pool", "fetch"] as const) {
       controller.abort();
       assert.equal(await pending, "aborted");
       await eventually(async () => await aborts() === before + 1, { what: "the worker counts an abort" });
-      await eventually(async () => await scrape(gateway.url, "nexus_in_flight_requests") === 0, {
+      await eventually(async () => await scrape(gateway.metricsUrl, "nexus_in_flight_requests") === 0, {
         what: "in-flight back to 0",
       });
     });
@@ -110,7 +110,10 @@ for (const kind of ["pool", "fetch"] as const) {
       assert.equal(response.status, 200);
       assert.equal(response.headers.get("x-nexus-upstream"), "healthy");
       assertOpenAI("CreateChatCompletionResponse", await response.json());
-      assert.equal(await scrape(gateway.url, "nexus_upstream_errors_total", { upstream: "down", kind: "connect" }), 1);
+      assert.equal(
+        await scrape(gateway.metricsUrl, "nexus_upstream_errors_total", { upstream: "down", kind: "connect" }),
+        1,
+      );
     });
 
     await t.step(

@@ -22,7 +22,9 @@ export interface WorkerConfig {
   basePath: string;
   /** When set, every /v1 request answers this status with an OpenAI error body. */
   failStatus: number | undefined;
-  /** How long in-flight requests may run after SIGTERM before the worker exits anyway, in ms. */
+  /** After SIGTERM: how long the worker keeps accepting (answering with `Connection: close`) before it stops, in ms. */
+  drainDelayMs: number;
+  /** How long in-flight requests may run after the worker stopped accepting before it exits anyway, in ms. */
   shutdownGraceMs: number;
   /** Log one line per request (method, path, status, X-Request-ID, names of auth headers received). */
   logRequests: boolean;
@@ -60,6 +62,7 @@ const schema = z.object({
   WORKER_MAX_NUM_SEQS: integer(1, 1_000_000).default(256),
   WORKER_BASE_PATH: basePath.default(""),
   WORKER_FAIL_STATUS: integer(400, 599).optional(),
+  WORKER_DRAIN_DELAY_MS: integer(0, 3_600_000).default(5_000),
   WORKER_SHUTDOWN_GRACE_MS: integer(0, 3_600_000).default(5_000),
   WORKER_LOG_REQUESTS: z.enum(["true", "false", "1", "0"], "must be true or false")
     .transform((value) => value === "true" || value === "1")
@@ -77,7 +80,10 @@ const descriptions: Record<keyof typeof schema.shape, string> = {
   WORKER_MAX_NUM_SEQS: "Requests generated at once (like vLLM `--max-num-seqs`); more wait in a queue.",
   WORKER_BASE_PATH: "Path prefix of the API: `/openai` serves `/openai/v1/...` like a KServe predictor.",
   WORKER_FAIL_STATUS: "When set (400–599), every `/v1` request gets this status and an OpenAI error body.",
-  WORKER_SHUTDOWN_GRACE_MS: "After SIGTERM, how long in-flight requests may finish before the worker exits.",
+  WORKER_DRAIN_DELAY_MS:
+    "After SIGTERM, how long the worker keeps accepting (every answer says `Connection: close`) while Kubernetes " +
+    "takes it out of its Service; SIGINT skips it.",
+  WORKER_SHUTDOWN_GRACE_MS: "Then, how long in-flight requests may finish before the worker exits.",
   WORKER_LOG_REQUESTS: "`true`: a JSON line per request: path, status, `request_id`, `auth_headers` (names only).",
 };
 
@@ -114,6 +120,7 @@ export function parseConfig(env: Record<string, string | undefined>): WorkerConf
     maxNumSeqs: v.WORKER_MAX_NUM_SEQS,
     basePath: v.WORKER_BASE_PATH,
     failStatus: v.WORKER_FAIL_STATUS,
+    drainDelayMs: v.WORKER_DRAIN_DELAY_MS,
     shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE_MS,
     logRequests: v.WORKER_LOG_REQUESTS,
   };

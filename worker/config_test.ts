@@ -9,6 +9,7 @@ const integerVariables: [string, number, number][] = [
   ["WORKER_TTFT_MS", 0, 600_000],
   ["WORKER_MAX_NUM_SEQS", 1, 1_000_000],
   ["WORKER_FAIL_STATUS", 400, 599],
+  ["WORKER_DRAIN_DELAY_MS", 0, 3_600_000],
   ["WORKER_SHUTDOWN_GRACE_MS", 0, 3_600_000],
 ];
 
@@ -33,6 +34,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
     maxNumSeqs: 256,
     basePath: "",
     failStatus: undefined,
+    drainDelayMs: 5000,
     shutdownGraceMs: 5000,
     logRequests: false,
   });
@@ -48,6 +50,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
       ["WORKER_MAX_NUM_SEQS", "256"],
       ["WORKER_BASE_PATH", ""],
       ["WORKER_FAIL_STATUS", undefined],
+      ["WORKER_DRAIN_DELAY_MS", "5000"],
       ["WORKER_SHUTDOWN_GRACE_MS", "5000"],
       ["WORKER_LOG_REQUESTS", "false"],
     ],

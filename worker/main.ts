@@ -14,17 +14,34 @@ try {
   Deno.exit(2);
 }
 
+const handle = createHandler(config, createMetrics(config.model));
+let draining = false;
 const server = Deno.serve({
   port: config.port,
   hostname: config.host,
   onListen: ({ hostname, port }) => log("info", "listening", { address: `http://${hostname}:${port}`, config }),
-}, createHandler(config, createMetrics(config.model)));
+}, (request) => draining ? closing(handle(request)) : handle(request));
+
+/** While draining, kept-alive clients (a gateway's pool) are told to reconnect: through the Service, to another pod. */
+async function closing(answer: Response | Promise<Response>): Promise<Response> {
+  const response = await answer;
+  response.headers.set("connection", "close");
+  return response;
+}
 
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+/**
+ * SIGTERM: keep serving for WORKER_DRAIN_DELAY_MS (answers say `Connection: close`) while Kubernetes takes the pod
+ * out of its Service, then stop accepting and let in-flight answers finish for up to WORKER_SHUTDOWN_GRACE_MS.
+ * SIGINT (Ctrl-C) skips the delay.
+ */
+async function shutdown(signal: "SIGTERM" | "SIGINT"): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log("info", "draining", { signal, grace_ms: config.shutdownGraceMs });
+  draining = true;
+  const delayMs = signal === "SIGTERM" ? config.drainDelayMs : 0;
+  log("info", "draining", { signal, delay_ms: delayMs, grace_ms: config.shutdownGraceMs });
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const timer = setTimeout(() => {
     log("info", "grace period over, exiting with requests in flight");
     Deno.exit(0);

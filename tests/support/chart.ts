@@ -125,3 +125,11 @@ export function workloads(objects: Manifest[]): Array<{ obj: Manifest; spec: Man
     return spec ? [{ obj, spec }] : [];
   });
 }
+
+/** Names of the model workers a rendering deploys (worker Deployments and InferenceServices), sorted. */
+export function workerObjectNames(objects: Manifest[]): string[] {
+  return [
+    ...ofKind(objects, "Deployment").filter((d) => d.metadata.labels["nexus.io/role"] === "worker"),
+    ...ofKind(objects, "InferenceService"),
+  ].map((w) => w.metadata.name).sort();
+}

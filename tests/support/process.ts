@@ -201,8 +201,8 @@ export interface Service extends AsyncDisposable {
 
 /** Options for {@linkcode startService}. */
 export interface ServiceOptions {
-  /** Environment for the service; `portVariable` is set to the chosen port. */
-  env?: Record<string, string>;
+  /** Environment for the service (a function: called again for each attempt); `portVariable` is set to the port. */
+  env?: Record<string, string> | (() => Record<string, string>);
   /** The env variable that carries the port, e.g. "WORKER_PORT". */
   portVariable: string;
   /** Path polled until it answers (default "/health"). */
@@ -218,7 +218,8 @@ export interface ServiceOptions {
 export async function startService(entry: string, options: ServiceOptions): Promise<Service> {
   for (let attempt = 1;; attempt++) {
     const port = options.port ?? freePort();
-    const child = spawnDeno(entry, { env: { ...options.env, [options.portVariable]: String(port) } });
+    const env = typeof options.env === "function" ? options.env() : options.env;
+    const child = spawnDeno(entry, { env: { ...env, [options.portVariable]: String(port) } });
     const url = `http://127.0.0.1:${port}`;
     try {
       await waitForUrl(`${url}${options.readyPath ?? "/health"}`, { child });
@@ -236,14 +237,37 @@ function service(child: Child, address: { port: number; url: string }): Service 
   return { child, ...address, stop, [Symbol.asyncDispose]: async () => void await stop() };
 }
 
-/** Starts the mock worker (worker/main.ts) on a free port with extra WORKER_* environment. */
+/**
+ * Starts the mock worker (worker/main.ts) on a free port with extra WORKER_* environment. It stops without the drain
+ * delay (WORKER_DRAIN_DELAY_MS=0) unless told otherwise.
+ */
 export function startWorker(env: Record<string, string> = {}): Promise<Service> {
-  return startService("worker/main.ts", { env: { WORKER_HOST: "127.0.0.1", ...env }, portVariable: "WORKER_PORT" });
+  return startService("worker/main.ts", {
+    env: { WORKER_HOST: "127.0.0.1", WORKER_DRAIN_DELAY_MS: "0", ...env },
+    portVariable: "WORKER_PORT",
+  });
 }
 
-/** Starts the gateway (gateway/main.ts) on a free port with the given GATEWAY_* environment; ready when /health is 2xx. */
-export function startGateway(env: Record<string, string>): Promise<Service> {
-  return startService("gateway/main.ts", { env: { GATEWAY_HOST: "127.0.0.1", ...env }, portVariable: "GATEWAY_PORT" });
+/** A started gateway: its API service plus the metrics listener. */
+export interface GatewayService extends Service {
+  /** `http://127.0.0.1:<GATEWAY_METRICS_PORT>`, where /metrics is served. */
+  metricsUrl: string;
+}
+
+/**
+ * Starts the gateway (gateway/main.ts) on free API and metrics ports with the given GATEWAY_* environment; ready when
+ * /health is 2xx. It stops without the drain delay (GATEWAY_DRAIN_DELAY_SECONDS=0) unless told otherwise.
+ */
+export async function startGateway(env: Record<string, string>): Promise<GatewayService> {
+  let metricsPort = "";
+  const service = await startService("gateway/main.ts", {
+    env: () => {
+      metricsPort = env.GATEWAY_METRICS_PORT ?? String(freePort());
+      return { GATEWAY_HOST: "127.0.0.1", GATEWAY_DRAIN_DELAY_SECONDS: "0", ...env, GATEWAY_METRICS_PORT: metricsPort };
+    },
+    portVariable: "GATEWAY_PORT",
+  });
+  return { ...service, metricsUrl: `http://127.0.0.1:${metricsPort}` };
 }
 
 /** Gateway environment with one worker as upstream `mock` (also the default upstream) and the given API keys. */

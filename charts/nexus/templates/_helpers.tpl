@@ -193,13 +193,14 @@ Enabled workers as JSON: name -> the worker's values over files/worker-defaults.
 entry in files/backends.json), gpu (resolved), isGpu, pool (the GPU pool's name, GPU workers only), placement
 (nodeSelector, tolerations, affinity, runtimeClassName), resources and shm (pool shape with the worker's own over it),
 podSecurity and containerSecurity (the security profile with the worker's overrides), objectName and url.
+The workers a user names are exactly the workers; when none is named, one mock worker (workers.mock: {}).
 */}}
 {{- define "nexus.workers" -}}
 {{- $defaults := .Files.Get "files/worker-defaults.json" | fromJson -}}
 {{- $records := .Files.Get "files/backends.json" | fromJson -}}
 {{- $pools := include "nexus.gpuPools" . | fromJson -}}
 {{- $out := dict -}}
-{{- range $name, $values := .Values.workers -}}
+{{- range $name, $values := .Values.workers | default (dict "mock" dict) -}}
 {{- $w := deepCopy $values -}}
 {{- include "nexus.fillDefaults" (dict "into" $w "from" $defaults) -}}
 {{- if $w.enabled -}}
@@ -214,9 +215,10 @@ podSecurity and containerSecurity (the security profile with the worker's overri
 {{- end -}}
 {{- $record := get $records $w.backend -}}
 {{- $reservedEnv := concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env | sortAlpha) -}}
+{{- if eq $record.drain.kind "env" }}{{ $reservedEnv = concat $reservedEnv (list $record.drain.delayVariable $record.drain.graceVariable) }}{{ end -}}
 {{- range $key, $_ := $w.env -}}
 {{- if has $key $reservedEnv -}}
-{{- fail (printf "workers.%s.env.%s: the chart sets %s itself (from workers.%s.model, hfToken or the %s backend); remove it from env" $name $key $key $name $w.backend) -}}
+{{- fail (printf "workers.%s.env.%s: the chart sets %s itself (from workers.%s.model, drainDelaySeconds, drainGraceSeconds, hfToken or the %s backend); remove it from env" $name $key $key $name $w.backend) -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := set $w "reservedEnv" $reservedEnv -}}
@@ -306,14 +308,29 @@ podSecurity and containerSecurity (the security profile with the worker's overri
 {{- default (keys $upstreams | sortAlpha | first) $name -}}
 {{- end -}}
 
-{{/* GATEWAY_ROUTE_POLICIES as JSON; fails naming the model and the upstream when a policy names an unknown one. */}}
+{{/*
+GATEWAY_ROUTE_POLICIES as JSON. Fails naming the model and the field for what the values schema cannot say (the
+refinements of gateway/route_policy.ts: canary differs from primary, a weight above 0; a non-empty model name) and
+for an unknown upstream.
+*/}}
 {{- define "nexus.routePolicies" -}}
 {{- $upstreams := include "nexus.upstreams" . | fromJson -}}
 {{- range $model, $policy := .Values.gateway.routePolicies -}}
+{{- if eq $model "" -}}
+{{- fail "gateway.routePolicies: a model name must not be empty (a request always names its model)" -}}
+{{- end -}}
 {{- $names := list -}}
 {{- if eq $policy.strategy "canary" -}}
+{{- if eq $policy.primary $policy.canary -}}
+{{- fail (printf "gateway.routePolicies[%q].canary: must differ from primary (both are %q)" $model $policy.canary) -}}
+{{- end -}}
 {{- $names = list $policy.primary $policy.canary -}}
 {{- else if eq $policy.strategy "weighted" -}}
+{{- $positive := false -}}
+{{- range $_, $weight := $policy.weights }}{{ if gt (float64 $weight) 0.0 }}{{ $positive = true }}{{ end }}{{ end -}}
+{{- if not $positive -}}
+{{- fail (printf "gateway.routePolicies[%q].weights: at least one weight must be greater than 0" $model) -}}
+{{- end -}}
 {{- $names = keys $policy.weights | sortAlpha -}}
 {{- else -}}
 {{- $names = $policy.upstreams -}}
@@ -341,11 +358,13 @@ podSecurity and containerSecurity (the security profile with the worker's overri
 {{- define "nexus.gatewayManagedEnv" -}}
 {{- dict
   "GATEWAY_PORT" "gateway.port"
+  "GATEWAY_METRICS_PORT" "gateway.metricsPort"
   "GATEWAY_UPSTREAMS" "workers and gateway.externalUpstreams"
   "GATEWAY_DEFAULT_UPSTREAM" "gateway.defaultUpstream"
   "GATEWAY_ROUTE_POLICIES" "gateway.routePolicies"
   "GATEWAY_RATE_LIMIT_RPM" "gateway.rateLimit.rpm"
   "GATEWAY_RATE_LIMIT_FAIL" "gateway.rateLimit.failMode"
+  "GATEWAY_DRAIN_DELAY_SECONDS" "gateway.drainDelaySeconds"
   "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
   "GATEWAY_API_KEYS" "gateway.apiKeys or gateway.existingSecret (a Secret, never the ConfigMap)"
   "REDIS_URL" "redis (a Secret when it holds a password)"
