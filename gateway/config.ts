@@ -14,18 +14,12 @@ export class ConfigError extends Error {
   }
 }
 
-/** A named upstream with its precomputed endpoint URLs. */
+/** A named upstream: where its API is (each operation's path is appended to the base URL). */
 export interface Upstream {
   /** Name used in policies and the X-Nexus-Upstream header. */
   name: string;
   /** Base URL without trailing slash, may carry a path (KServe: `http://host/openai`). */
   baseUrl: string;
-  /** `<base>/v1/chat/completions`. */
-  chatUrl: string;
-  /** `<base>/v1/completions`. */
-  completionsUrl: string;
-  /** `<base>/v1/models`. */
-  modelsUrl: string;
 }
 
 export type { RoutePolicy } from "./route_policy.ts";
@@ -158,14 +152,7 @@ function parseUpstreamUrl(name: string, raw: string, variable = "GATEWAY_UPSTREA
       `upstream "${name}" URL must not carry a query or fragment: ${JSON.stringify(raw)}`,
     );
   }
-  const baseUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, "");
-  return {
-    name,
-    baseUrl,
-    chatUrl: `${baseUrl}/v1/chat/completions`,
-    completionsUrl: `${baseUrl}/v1/completions`,
-    modelsUrl: `${baseUrl}/v1/models`,
-  };
+  return { name, baseUrl: `${url.origin}${url.pathname}`.replace(/\/+$/, "") };
 }
 
 /** Parses `name=url;name=url` into upstream records, in order. */

@@ -117,10 +117,10 @@ Deno.test("a bad upstream URL is rejected naming GATEWAY_UPSTREAMS and the URL",
   configFails({ ...BASE, GATEWAY_UPSTREAMS: "" }, "GATEWAY_UPSTREAMS");
 });
 
-Deno.test("an upstream URL may carry a base path; endpoints go under <url>/v1", () => {
+Deno.test("an upstream URL may carry a base path, kept without its trailing slash", () => {
   const upstreams = parseUpstreams("kserve=http://isvc-predictor/openai/; plain=http://w:8001");
-  assert.equal(upstreams.get("kserve")!.chatUrl, "http://isvc-predictor/openai/v1/chat/completions");
-  assert.equal(upstreams.get("plain")!.completionsUrl, "http://w:8001/v1/completions");
+  assert.equal(upstreams.get("kserve")!.baseUrl, "http://isvc-predictor/openai");
+  assert.equal(upstreams.get("plain")!.baseUrl, "http://w:8001");
 });
 
 Deno.test("an unknown default upstream is rejected naming GATEWAY_DEFAULT_UPSTREAM", () => {

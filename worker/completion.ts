@@ -1,12 +1,13 @@
 /**
- * One completion's timeline, streamed or not: wait for a slot (WORKER_MAX_NUM_SEQS), wait the time to first token,
+ * One completion's timeline (chat, text or Responses API), streamed or not: wait for a slot (WORKER_MAX_NUM_SEQS), wait the time to first token,
  * then one token every WORKER_TOKEN_DELAY_MS. A client that goes away stops it and counts as finished_reason="abort".
  */
 
 import type { WorkerConfig } from "./config.ts";
-import { type CompletionFinish, CompletionFormat, type Usage } from "./completion_format.ts";
+import { type AnswerFormat, type CompletionFinish, CompletionFormat, type Usage } from "./completion_format.ts";
 import type { CompletionRequest } from "./completion_request.ts";
 import type { FinishReason, WorkerMetrics } from "./metrics.ts";
+import { ResponsesFormat } from "./responses_format.ts";
 import { Scheduler } from "./scheduler.ts";
 import { answerTokens } from "./text.ts";
 
@@ -24,6 +25,13 @@ export function planAnswer(
     tokens: answerTokens(request.prompt, cut ? request.maxTokens! : maxTokens),
     finish: cut ? "length" : "stop",
   };
+}
+
+/** The wire format of a request's answer. */
+function formatFor(request: CompletionRequest): AnswerFormat {
+  return request.kind === "responses"
+    ? new ResponsesFormat({ model: request.model, maxOutputTokens: request.maxTokens })
+    : new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
 }
 
 /** Resolves after `ms`, or as soon as the signal aborts. */
@@ -106,8 +114,7 @@ export class Completions {
         return clientGone();
       }
       this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
-      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: false });
-      const body = format.body(tokens.join(""), finish, usageOf(request, tokens.length));
+      const body = formatFor(request).body(tokens.join(""), finish, usageOf(request, tokens.length));
       return new Response(body, { headers: JSON_HEADERS });
     } finally {
       this.#scheduler.release();
@@ -137,11 +144,11 @@ export class Completions {
     const startedAt = performance.now();
     try {
       const { tokens, finish } = planAnswer(request, this.#config.maxTokens);
-      const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+      const format = formatFor(request);
       this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
-      let body = "";
+      let body = format.streamStart();
       for (let i = 0; i < tokens.length; i++) body += format.tokenEvent(tokens[i], i === 0);
-      body += format.streamEnd(finish, request.includeUsage ? usageOf(request, tokens.length) : undefined);
+      body += format.streamEnd(finish, usageOf(request, tokens.length));
       this.#record({ reason: finish, prompt: request.promptTokens, generated: tokens.length, startedAt });
       return body;
     } finally {
@@ -173,9 +180,10 @@ export class Completions {
     if (admitted) {
       try {
         const { tokens, finish } = planAnswer(request, maxTokens);
-        const format = new CompletionFormat(request.kind, { model: request.model, includeUsage: request.includeUsage });
+        const format = formatFor(request);
         if (ttftMs > 0) await sleep(ttftMs, stop.signal);
         if (!stop.signal.aborted) this.#metrics.timeToFirstToken((performance.now() - startedAt) / 1000);
+        pending += format.streamStart();
         for (let i = 0; i < tokens.length && !stop.signal.aborted; i++) {
           if (i > 0 && tokenDelayMs > 0) {
             flush();
@@ -186,7 +194,7 @@ export class Completions {
           generated++;
         }
         if (!stop.signal.aborted) {
-          pending += format.streamEnd(finish, request.includeUsage ? usageOf(request, generated) : undefined);
+          pending += format.streamEnd(finish, usageOf(request, generated));
           flush();
         }
         if (!stop.signal.aborted) reason = finish;

@@ -28,6 +28,8 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   /** Log one line per request (method, path, status, X-Request-ID, names of auth headers received). */
   logRequests: boolean;
+  /** Length of the vectors /v1/embeddings returns unless the request asks for `dimensions`. */
+  embeddingDim: number;
 }
 
 /** A startup configuration error; its message names the variable and the bad value. */
@@ -67,6 +69,7 @@ const schema = z.object({
   WORKER_LOG_REQUESTS: z.enum(["true", "false", "1", "0"], "must be true or false")
     .transform((value) => value === "true" || value === "1")
     .default(false),
+  WORKER_EMBEDDING_DIM: integer(1, 65_536).default(384),
 });
 
 /** What each variable means; typed by the schema so a variable cannot go undocumented. */
@@ -79,12 +82,14 @@ const descriptions: Record<keyof typeof schema.shape, string> = {
   WORKER_TTFT_MS: "Time to first token, in ms; a non-streamed answer also waits this long before generating.",
   WORKER_MAX_NUM_SEQS: "Requests generated at once (like vLLM `--max-num-seqs`); more wait in a queue.",
   WORKER_BASE_PATH: "Path prefix of the API: `/openai` serves `/openai/v1/...` like a KServe predictor.",
-  WORKER_FAIL_STATUS: "When set (400–599), every `/v1` request gets this status and an OpenAI error body.",
+  WORKER_FAIL_STATUS:
+    "When set (400–599), every request but `/health` and `/metrics` gets this status and an OpenAI error body.",
   WORKER_DRAIN_DELAY_MS:
     "After SIGTERM, how long the worker keeps accepting (every answer says `Connection: close`) while Kubernetes " +
     "takes it out of its Service; SIGINT skips it.",
   WORKER_SHUTDOWN_GRACE_MS: "Then, how long in-flight requests may finish before the worker exits.",
   WORKER_LOG_REQUESTS: "`true`: a JSON line per request: path, status, `request_id`, `auth_headers` (names only).",
+  WORKER_EMBEDDING_DIM: "Length of the unit vectors `/v1/embeddings` returns (a request's `dimensions` overrides it).",
 };
 
 /** Every WORKER_* variable with its default and meaning (the README table shows the same). */
@@ -123,5 +128,6 @@ export function parseConfig(env: Record<string, string | undefined>): WorkerConf
     drainDelayMs: v.WORKER_DRAIN_DELAY_MS,
     shutdownGraceMs: v.WORKER_SHUTDOWN_GRACE_MS,
     logRequests: v.WORKER_LOG_REQUESTS,
+    embeddingDim: v.WORKER_EMBEDDING_DIM,
   };
 }

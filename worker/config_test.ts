@@ -11,6 +11,7 @@ const integerVariables: [string, number, number][] = [
   ["WORKER_FAIL_STATUS", 400, 599],
   ["WORKER_DRAIN_DELAY_MS", 0, 3_600_000],
   ["WORKER_SHUTDOWN_GRACE_MS", 0, 3_600_000],
+  ["WORKER_EMBEDDING_DIM", 1, 65_536],
 ];
 
 function rejection(env: Record<string, string>): string {
@@ -37,6 +38,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
     drainDelayMs: 5000,
     shutdownGraceMs: 5000,
     logRequests: false,
+    embeddingDim: 384,
   });
   assert.deepEqual(
     variables.map((v) => [v.name, v.default]),
@@ -53,6 +55,7 @@ Deno.test("an empty environment gives the documented defaults", () => {
       ["WORKER_DRAIN_DELAY_MS", "5000"],
       ["WORKER_SHUTDOWN_GRACE_MS", "5000"],
       ["WORKER_LOG_REQUESTS", "false"],
+      ["WORKER_EMBEDDING_DIM", "384"],
     ],
   );
 });

@@ -1,0 +1,155 @@
+/**
+ * The API operations the gateway serves, one record per endpoint: where the request names its model, whether it
+ * streams, how its answer reports usage, and where it goes upstream. Adding an endpoint is adding a record here.
+ */
+
+/** How an answer reports token counts: the names of its input and output counts inside its `usage` object. */
+export interface UsageFormat {
+  /** Finds the input (prompt) count after `"usage"`: `"prompt_tokens": 12` or `"input_tokens": 12`. */
+  readonly input: RegExp;
+  /** Finds the output (completion) count; undefined when the answer has none (embeddings, rerank, score). */
+  readonly output: RegExp | undefined;
+}
+
+/** One endpoint of the API. */
+export interface Operation {
+  /** Short name for logs and metrics (`chat`, `embeddings`, ...); two paths may share one (`rerank`). */
+  readonly name: string;
+  /** The path clients call (always POST). */
+  readonly path: string;
+  /** The path appended to an upstream's base URL. */
+  readonly upstreamPath: string;
+  /** Where the request names its `model`: a member of a JSON body, or a field of a multipart/form-data body. */
+  readonly modelIn: "json" | "form";
+  /** The request may ask for a server-sent event stream with `stream: true`. */
+  readonly streamable: boolean;
+  /** How the answer reports usage; undefined when it carries none. */
+  readonly usage: UsageFormat | undefined;
+  /**
+   * Streamed answers: the gateway asks the upstream for a usage chunk (`stream_options.include_usage`) and takes it
+   * back out when the client did not ask for it (gateway/stream_usage.ts). Chat and completions only.
+   */
+  readonly askStreamUsage: boolean;
+  /** A JSON member the request must carry besides `model`, checked before routing (`list`: a non-empty array). */
+  readonly requires?: { readonly member: string; readonly list: boolean };
+}
+
+/** A usage format from the names of its counts. */
+function usage(input: string, output?: string): UsageFormat {
+  return {
+    input: new RegExp(`"${input}"\\s*:\\s*(\\d+)`),
+    output: output === undefined ? undefined : new RegExp(`"${output}"\\s*:\\s*(\\d+)`),
+  };
+}
+
+const COMPLETION_USAGE = usage("prompt_tokens", "completion_tokens");
+const TOKEN_USAGE = usage("input_tokens", "output_tokens");
+const PROMPT_USAGE = usage("prompt_tokens");
+
+/** Every operation, in the order the README lists them. */
+export const OPERATIONS: readonly Operation[] = [
+  {
+    name: "chat",
+    path: "/v1/chat/completions",
+    upstreamPath: "/v1/chat/completions",
+    modelIn: "json",
+    streamable: true,
+    usage: COMPLETION_USAGE,
+    askStreamUsage: true,
+    requires: { member: "messages", list: true },
+  },
+  {
+    name: "completions",
+    path: "/v1/completions",
+    upstreamPath: "/v1/completions",
+    modelIn: "json",
+    streamable: true,
+    usage: COMPLETION_USAGE,
+    askStreamUsage: true,
+    requires: { member: "prompt", list: false },
+  },
+  {
+    name: "embeddings",
+    path: "/v1/embeddings",
+    upstreamPath: "/v1/embeddings",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "responses",
+    path: "/v1/responses",
+    upstreamPath: "/v1/responses",
+    modelIn: "json",
+    streamable: true,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "rerank",
+    path: "/v1/rerank",
+    upstreamPath: "/v1/rerank",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "rerank",
+    path: "/v2/rerank",
+    upstreamPath: "/v2/rerank",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "score",
+    path: "/v1/score",
+    upstreamPath: "/v1/score",
+    modelIn: "json",
+    streamable: false,
+    usage: PROMPT_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "tokenize",
+    path: "/tokenize",
+    upstreamPath: "/tokenize",
+    modelIn: "json",
+    streamable: false,
+    usage: undefined,
+    askStreamUsage: false,
+  },
+  {
+    name: "detokenize",
+    path: "/detokenize",
+    upstreamPath: "/detokenize",
+    modelIn: "json",
+    streamable: false,
+    usage: undefined,
+    askStreamUsage: false,
+  },
+  {
+    name: "transcriptions",
+    path: "/v1/audio/transcriptions",
+    upstreamPath: "/v1/audio/transcriptions",
+    modelIn: "form",
+    streamable: false,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
+  },
+  {
+    name: "translations",
+    path: "/v1/audio/translations",
+    upstreamPath: "/v1/audio/translations",
+    modelIn: "form",
+    streamable: false,
+    usage: TOKEN_USAGE,
+    askStreamUsage: false,
+  },
+];
+
+/** The operations by client path. */
+export const OPERATIONS_BY_PATH: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op.path, op]));
