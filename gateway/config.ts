@@ -349,22 +349,41 @@ function headerName(env: Env, name: string): string | undefined {
   return raw.toLowerCase();
 }
 
+/** Defaults of the endpoint picking settings (the chart's values schema uses them too). */
+export const ROUTING_DEFAULTS = {
+  picker: "least_request",
+  loadScrapeMs: 100,
+  prefixBlockBytes: 256,
+  prefixCacheBlocks: 32_768,
+  prefixLoadThreshold: 16,
+  prefixMinMatch: 0.5,
+} as const satisfies Partial<RoutingConfig>;
+
 /** Reads the endpoint picking settings. */
 function readRouting(env: Env, upstreams: ReadonlyMap<string, Upstream>): RoutingConfig {
+  const d = ROUTING_DEFAULTS;
   return {
-    picker: choice(env, "GATEWAY_PICKER", { allowed: PICKERS, fallback: "least_request" }),
-    loadScrapeMs: integer(env, "GATEWAY_LOAD_SCRAPE_MS", { fallback: 100, min: 10, max: 60_000 }),
+    picker: choice(env, "GATEWAY_PICKER", { allowed: PICKERS, fallback: d.picker }),
+    loadScrapeMs: integer(env, "GATEWAY_LOAD_SCRAPE_MS", { fallback: d.loadScrapeMs, min: 10, max: 60_000 }),
     prefixBlockBytes: blockBytes(env, "GATEWAY_PREFIX_BLOCK_BYTES"),
-    prefixCacheBlocks: integer(env, "GATEWAY_PREFIX_CACHE_BLOCKS", { fallback: 32_768, min: 1, max: 16_777_216 }),
-    prefixLoadThreshold: integer(env, "GATEWAY_PREFIX_LOAD_THRESHOLD", { fallback: 16, min: 0, max: 1_000_000 }),
-    prefixMinMatch: fraction(env, "GATEWAY_PREFIX_MIN_MATCH", { fallback: 0.5 }),
+    prefixCacheBlocks: integer(env, "GATEWAY_PREFIX_CACHE_BLOCKS", {
+      fallback: d.prefixCacheBlocks,
+      min: 1,
+      max: 16_777_216,
+    }),
+    prefixLoadThreshold: integer(env, "GATEWAY_PREFIX_LOAD_THRESHOLD", {
+      fallback: d.prefixLoadThreshold,
+      min: 0,
+      max: 1_000_000,
+    }),
+    prefixMinMatch: fraction(env, "GATEWAY_PREFIX_MIN_MATCH", { fallback: d.prefixMinMatch }),
     sessionHeader: headerName(env, "GATEWAY_SESSION_HEADER"),
     discovery: parseDiscovery(env.GATEWAY_DISCOVERY, upstreams),
   };
 }
 
 function blockBytes(env: Env, name: string): number {
-  const value = integer(env, name, { fallback: 256, min: 16, max: 65_536 });
+  const value = integer(env, name, { fallback: ROUTING_DEFAULTS.prefixBlockBytes, min: 16, max: 65_536 });
   if (value % 16 !== 0) throw new ConfigError(name, `expected a multiple of 16, got ${value}`);
   return value;
 }

@@ -1,6 +1,7 @@
 /** zod types of the gateway's chart values: deployment, routing, keys, rate limit and exposure. */
 import { z } from "zod";
-import { routePolicy } from "../gateway/route_policy.ts";
+import { ROUTING_DEFAULTS } from "../gateway/config.ts";
+import { PICKERS, routePolicy } from "../gateway/route_policy.ts";
 import { autoscaling, image, kubeObject, probeTimings, resources, stringMap, toleration } from "./common.ts";
 import { containerExtras, podScheduling, securityContexts } from "./pod.ts";
 
@@ -38,6 +39,43 @@ const expose = z.strictObject({
     timeout: z.string().default("3600s").describe("HTTPRoute request timeout (long, for streams)."),
   }).prefault({}).describe("Settings for mode gatewayAPI."),
 }).prefault({}).describe("Exposure of the gateway.");
+
+/** How the gateway chooses a worker pod per request (GATEWAY_PICKER and its parameters, GATEWAY_DISCOVERY). */
+const routing = z.strictObject({
+  picker: z.enum(PICKERS).default(ROUTING_DEFAULTS.picker).describe(
+    "Endpoint picker of every upstream (GATEWAY_PICKER): round_robin, least_request (fewer in flight of two drawn at " +
+      "random), load (queue and KV use scraped from each pod's /metrics) or prefix (the pod that served the longest " +
+      "prefix of the prompt, bounded by load). A route policy's picker overrides it per model.",
+  ),
+  loadScrapeMs: z.int().min(10).max(60_000).default(ROUTING_DEFAULTS.loadScrapeMs).describe(
+    "load and prefix: how often each pod's /metrics is scraped, in ms (GATEWAY_LOAD_SCRAPE_MS).",
+  ),
+  prefix: z.strictObject({
+    blockBytes: z.int().min(16).max(65_536).multipleOf(16).default(ROUTING_DEFAULTS.prefixBlockBytes).describe(
+      "Bytes of the serialized prompt per hashed block, a multiple of 16 (GATEWAY_PREFIX_BLOCK_BYTES).",
+    ),
+    cacheBlocks: z.int().min(1).max(16_777_216).default(ROUTING_DEFAULTS.prefixCacheBlocks).describe(
+      "Prompt blocks remembered per upstream, least recently used forgotten first (GATEWAY_PREFIX_CACHE_BLOCKS).",
+    ),
+    loadThreshold: z.int().min(0).max(1_000_000).default(ROUTING_DEFAULTS.prefixLoadThreshold).describe(
+      "How much more loaded (in requests) the pod holding the prefix may be than the least loaded pod before the " +
+        "request goes by load (GATEWAY_PREFIX_LOAD_THRESHOLD).",
+    ),
+    minMatch: z.number().min(0).max(1).default(ROUTING_DEFAULTS.prefixMinMatch).describe(
+      "Share (0..1) of a request's hashed prompt blocks a pod must hold for affinity (GATEWAY_PREFIX_MIN_MATCH).",
+    ),
+  }).prefault({}).describe("Parameters of the prefix picker."),
+  sessionHeader: z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, "an HTTP header name").default("").describe(
+    "prefix: a request header (e.g. x-session-id) whose value pins a session to a pod (GATEWAY_SESSION_HEADER); " +
+      "empty: none.",
+  ),
+  discovery: z.boolean().default(true).describe(
+    "Discover the ready pods of Deployment workers that can run more than one replica (autoscaling, KEDA or " +
+      "replicas above 1) from their Service's EndpointSlices (GATEWAY_DISCOVERY), so each request is picked per pod; " +
+      "adds a Role and RoleBinding that let the gateway's ServiceAccount get, list and watch EndpointSlices in the " +
+      "release namespace. Off, or for other upstreams: one URL (the Service), balanced by connection.",
+  ),
+}).prefault({}).describe("Per-pod routing inside each upstream.");
 
 /** The gateway's values. */
 export const gateway = z.strictObject({
@@ -100,6 +138,7 @@ export const gateway = z.strictObject({
     "GATEWAY_ROUTE_POLICIES keyed by the request's model: canary, weighted or fallback over upstream names " +
       "(the gateway's own definition, gateway/route_policy.ts).",
   ),
+  routing,
   apiKeys: z.array(z.string().min(8)).default([]).describe(
     "API keys (GATEWAY_API_KEYS), stored in a Secret. Empty and no existingSecret: a random key is generated once.",
   ),

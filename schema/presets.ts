@@ -30,19 +30,21 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
     values: { workers: { mock: { enabled: true, backend: "mock", model: "mock-worker", gpu: 0 } } },
   },
   gpu: {
-    about: "vLLM on the GPU node pool; HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
+    about: "vLLM on the GPU node pool, each request to the pod that likely holds its prompt's prefix in its KV " +
+      "cache (picker prefix); HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
     values: {
       workers: { vllm: vllmWorker },
-      gateway: { defaultUpstream: "vllm" },
+      gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" } },
       hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
     },
   },
   sglang: {
-    about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B.",
+    about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B; picker prefix.",
     values: {
       workers: { vllm: vllmWorker, sglang: sglangWorker },
       gateway: {
         defaultUpstream: "vllm",
+        routing: { picker: "prefix" },
         routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
       },
       hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
@@ -75,16 +77,19 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
     about: "vLLM on the GPU pool (scheduled onto nodepool=gpu nodes through the taint).",
     values: {
       workers: { vllm: { ...vllmWorker, ...ciSized } },
-      gateway: { defaultUpstream: "vllm" },
+      gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" } },
     },
   },
   "sglang-canary": {
-    about: "vLLM primary with a 10% SGLang canary, both on the GPU pool, plus the mock on CPU.",
+    about: "vLLM primary with a 10% SGLang canary (picker prefix for that model), both on the GPU pool, plus the " +
+      "mock on CPU.",
     values: {
       workers: { mock: {}, vllm: { ...vllmWorker, ...ciSized }, sglang: { ...sglangWorker, ...ciSized } },
       gateway: {
         defaultUpstream: "mock",
-        routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
+        routePolicies: {
+          [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10, picker: "prefix" },
+        },
       },
     },
   },

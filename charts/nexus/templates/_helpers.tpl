@@ -344,6 +344,25 @@ for an unknown upstream.
 {{- toJson .Values.gateway.routePolicies -}}
 {{- end -}}
 
+{{/*
+GATEWAY_DISCOVERY: name=service:http for each Deployment worker that can run more than one replica (autoscaling, KEDA
+or replicas above 1), sorted by name; empty when gateway.routing.discovery is off. The gateway then sends each request
+to one of the Service's ready pods, found through its EndpointSlices.
+*/}}
+{{- define "nexus.discovery" -}}
+{{- $entries := list -}}
+{{- if .Values.gateway.routing.discovery -}}
+{{- $workers := include "nexus.workers" . | fromJson -}}
+{{- range $name := keys $workers | sortAlpha -}}
+{{- $w := get $workers $name -}}
+{{- if and (eq $w.record.workload "deployment") (or $w.autoscaling.enabled $w.keda.enabled (gt (int $w.replicas) 1)) -}}
+{{- $entries = append $entries (printf "%s=%s:http" $name $w.objectName) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join ";" $entries -}}
+{{- end -}}
+
 {{/* GATEWAY_UPSTREAMS: name=url;name=url, sorted by name. */}}
 {{- define "nexus.upstreamList" -}}
 {{- $upstreams := include "nexus.upstreams" . | fromJson -}}
@@ -368,6 +387,14 @@ for an unknown upstream.
   "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
   "GATEWAY_API_KEYS" "gateway.apiKeys or gateway.existingSecret (a Secret, never the ConfigMap)"
   "REDIS_URL" "redis (a Secret when it holds a password)"
+  "GATEWAY_PICKER" "gateway.routing.picker"
+  "GATEWAY_LOAD_SCRAPE_MS" "gateway.routing.loadScrapeMs"
+  "GATEWAY_PREFIX_BLOCK_BYTES" "gateway.routing.prefix.blockBytes"
+  "GATEWAY_PREFIX_CACHE_BLOCKS" "gateway.routing.prefix.cacheBlocks"
+  "GATEWAY_PREFIX_LOAD_THRESHOLD" "gateway.routing.prefix.loadThreshold"
+  "GATEWAY_PREFIX_MIN_MATCH" "gateway.routing.prefix.minMatch"
+  "GATEWAY_SESSION_HEADER" "gateway.routing.sessionHeader"
+  "GATEWAY_DISCOVERY" "gateway.routing.discovery"
   | toJson -}}
 {{- end -}}
 
