@@ -23,14 +23,12 @@ export class Endpoint implements UpstreamEndpoint {
   readonly metricsUrl: string;
   /** This gateway's requests to it that have not finished (streams included). */
   inFlight = 0;
-  /** Requests this gateway has sent it, ever. */
-  started = 0;
   /** Failure streak and ejection. */
   readonly breaker = new CircuitBreaker();
   /** The last good scrape, or undefined (never scraped, or the last scrape failed). */
   load: LoadSample | undefined = undefined;
-  /** `started` when the scrape behind `load` was sent: later requests are not in the sample yet. */
-  startedAtSample = 0;
+  /** `inFlight` when the scrape behind `load` was sent: what changed since is not in the sample yet. */
+  inFlightAtSample = 0;
   /** False once discovery has removed it (requests already on it finish normally). */
   listed = true;
 
@@ -42,7 +40,6 @@ export class Endpoint implements UpstreamEndpoint {
   /** A request is sent to it. */
   begin(): void {
     this.inFlight++;
-    this.started++;
   }
 
   /** A request to it is over (answered, failed or aborted). */
@@ -50,9 +47,12 @@ export class Endpoint implements UpstreamEndpoint {
     this.inFlight--;
   }
 
-  /** Requests sent since the scrape behind `load` (the model server did not count them yet). */
+  /**
+   * How this gateway's in-flight count changed since the scrape behind `load` was sent: requests sent minus requests
+   * finished since then, which the model server's counts do not show yet (negative when more finished).
+   */
   get sinceSample(): number {
-    return this.started - this.startedAtSample;
+    return this.inFlight - this.inFlightAtSample;
   }
 }
 

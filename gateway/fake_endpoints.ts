@@ -27,7 +27,7 @@ export function setLoad(
   load: { waiting?: number; running?: number; kvUsage?: number; at: number },
 ): void {
   endpoint.load = { waiting: load.waiting ?? 0, running: load.running ?? 0, kvUsage: load.kvUsage ?? 0, at: load.at };
-  endpoint.startedAtSample = endpoint.started;
+  endpoint.inFlightAtSample = endpoint.inFlight;
 }
 
 /** Takes `endpoint` out for the breaker's ejection time. */

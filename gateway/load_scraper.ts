@@ -91,7 +91,7 @@ export class LoadScraper {
   }
 
   async #scrape(set: EndpointSet, endpoint: Endpoint, state: ScrapeState): Promise<void> {
-    const startedBefore = endpoint.started;
+    const inFlightBefore = endpoint.inFlight;
     let error: string;
     try {
       const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#timeoutMs)]);
@@ -105,7 +105,7 @@ export class LoadScraper {
             kvUsage: load.kvUsage,
             at: performance.now(),
           };
-          endpoint.startedAtSample = startedBefore;
+          endpoint.inFlightAtSample = inFlightBefore;
           state.failures = 0;
           state.retryAt = 0;
           return;

@@ -35,13 +35,15 @@ export const KV_WEIGHT = 4;
 
 /**
  * An endpoint's load in requests, lower is better. From a fresh scrape (arrived at or after `freshSince`):
- * 2 × waiting + running + 4 × KV use + requests sent since that scrape. Without one (never scraped, failed or stale):
- * the gateway's own in-flight count, as `least_request` sees it.
+ * 2 × waiting + running + 4 × KV use, plus how this gateway's in-flight count changed since that scrape (requests sent
+ * minus requests finished), at least 0. Without one (never scraped, failed or stale): the gateway's own in-flight
+ * count, as `least_request` sees it.
  */
 export function loadScore(endpoint: Endpoint, freshSince: number): number {
   const sample = endpoint.load;
   if (sample === undefined || sample.at < freshSince) return endpoint.inFlight;
-  return WAITING_WEIGHT * sample.waiting + sample.running + KV_WEIGHT * sample.kvUsage + endpoint.sinceSample;
+  const score = WAITING_WEIGHT * sample.waiting + sample.running + KV_WEIGHT * sample.kvUsage + endpoint.sinceSample;
+  return score > 0 ? score : 0;
 }
 
 /** True when `endpoint` may take this attempt: not `exclude`, and not ejected unless `ejectedToo`. */

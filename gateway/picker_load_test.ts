@@ -38,6 +38,24 @@ Deno.test("load counts the requests it sent since the last scrape, so a burst sp
   assert.deepEqual(set.endpoints.map((e) => e.sinceSample), [10, 10, 10, 10]);
 });
 
+Deno.test("load takes off the requests that finished since the last scrape, so a freed endpoint is used at once", () => {
+  const clock = { now: 10_000 };
+  const set = fakeSet(2, clock);
+  const [e0, e1] = set.endpoints;
+  for (let i = 0; i < 4; i++) e0.begin();
+  e1.begin();
+  e1.begin();
+  setLoad(e0, { running: 4, at: clock.now }); // the scrape saw this gateway's 4 running
+  setLoad(e1, { running: 1, at: clock.now }); // it saw only one of this gateway's 2 (the other had just been sent)
+  for (let i = 0; i < 4; i++) e0.end(); // all of e0's finished since
+  const picker = new LoadPicker(set, { staleMs: STALE_MS });
+  assert.equal(picker.pick(request), e0, "e0 is now idle (4 - 4), e1 still runs 1");
+  e1.end();
+  e1.end();
+  assert.equal(e1.sinceSample, -2);
+  assert.equal(loadScore(e1, clock.now - STALE_MS), 0, "1 - 2: never below 0");
+});
+
 Deno.test("load: an endpoint with a stale or failed scrape is scored by its in-flight count (least_request)", () => {
   const clock = { now: 10_000 };
   const set = fakeSet(2, clock);

@@ -69,6 +69,9 @@ Deno.test("requests sent after a scrape went out are counted on top of it", asyn
   assert.equal(endpoint.sinceSample, 0, "the scrape saw them (they were sent before it)");
   endpoint.begin();
   assert.equal(endpoint.sinceSample, 1);
+  endpoint.end();
+  endpoint.end();
+  assert.equal(endpoint.sinceSample, -1, "finished since the scrape: the server's counts still have it");
   await scraper.stop();
 });
 
