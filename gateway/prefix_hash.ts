@@ -13,32 +13,34 @@ import { type Operation, OPERATIONS } from "./operations.ts";
 export const MAX_PREFIX_BLOCKS = 64;
 
 const encoder = new TextEncoder();
+const QUOTE = 34;
 /** Each operation's prompt members as quoted JSON keys, encoded once. */
 const PROMPT_KEYS = new Map<Operation, readonly Uint8Array[]>(
   OPERATIONS.map((op) => [op, op.prompt.map((member) => encoder.encode(JSON.stringify(member)))]),
 );
 
-/** Offset of `key` (a quoted JSON key) in `body`, or -1. A JSON string value cannot contain it unescaped. */
-export function keyOffset(body: Uint8Array, key: Uint8Array): number {
-  const first = key[0];
-  const last = body.length - key.length;
-  // indexOf (native) jumps to each candidate quote; the key's other bytes are compared here.
-  outer: for (let i = body.indexOf(first); i >= 0 && i <= last; i = body.indexOf(first, i + 1)) {
-    for (let j = 1; j < key.length; j++) if (body[i + j] !== key[j]) continue outer;
-    return i;
+/**
+ * Offset of the first of `keys` (quoted JSON keys, all starting with `"`) in `body`, or -1: one pass that stops at the
+ * first match. A JSON string value cannot contain a quoted key unescaped.
+ */
+export function keyOffset(body: Uint8Array, keys: readonly Uint8Array[]): number {
+  const n = body.length;
+  for (let i = 0; i < n; i++) {
+    if (body[i] !== QUOTE) continue;
+    keys: for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
+      if (i + key.length > n) continue;
+      for (let j = 1; j < key.length; j++) if (body[i + j] !== key[j]) continue keys;
+      return i;
+    }
   }
   return -1;
 }
 
 /** Where the prompt of `operation` starts in `body`: the first of its prompt members found, else 0 (the whole body). */
 export function promptStart(body: Uint8Array, operation: Operation): number {
-  const keys = PROMPT_KEYS.get(operation) ?? [];
-  let start = -1;
-  for (let k = 0; k < keys.length; k++) {
-    const at = keyOffset(body, keys[k]);
-    if (at >= 0 && (start < 0 || at < start)) start = at;
-  }
-  return Math.max(0, start);
+  const keys = PROMPT_KEYS.get(operation);
+  return keys === undefined || keys.length === 0 ? 0 : Math.max(0, keyOffset(body, keys));
 }
 
 /** Hashes prompts into a reused buffer; one instance per picker (not shared across concurrent callers). */

@@ -24,7 +24,7 @@ Deno.test("two prompts share their first k block hashes exactly when they share 
     const b = hashesOf(hasher, chatBody(shared + restB));
     const bytesA = chatBody(shared + restA);
     const bytesB = chatBody(shared + restB);
-    const start = keyOffset(bytesA, encoder.encode('"messages"'));
+    const start = keyOffset(bytesA, [encoder.encode('"messages"')]);
     let same = 0; // full blocks equal from the key on
     while (
       same < Math.min(a.length, b.length) &&
