@@ -113,8 +113,9 @@ Deno.test("discovery follows a worker Deployment scaled on KWOK nodes, through t
     baseUrl: configured.baseUrl,
     onError: (error) => errors.push(error),
   });
-  const discovered = () => set.endpoints.map((e) => e.baseUrl);
-  const expected = (ips: string[]) => ips.map((ip) => `http://${ip}:8001`);
+  // Compared sorted the same way: the set's order (URLs sorted) is not the pods' (IPs sorted), and does not matter.
+  const discovered = () => set.endpoints.map((e) => e.baseUrl).sort();
+  const expected = (ips: string[]) => ips.map((ip) => `http://${ip}:8001`).sort();
   /** Waits until the pods are Ready and discovery shows exactly their IPs, on the target port. */
   const follows = (replicas: number) =>
     eventually(async () => {
