@@ -1,7 +1,7 @@
 /** The exact command lines a bench run uses, with ports and scratch paths as placeholders, for BENCHMARKS.md. */
 
 import type { Plan } from "./plan.ts";
-import { ROUTING_WORKERS, ROUTING_WORKLOADS, routingGatewayEnv, workerEnv } from "./routing_suite.ts";
+import { ROUTING_WORKERS, ROUTING_WORKLOADS, routingGatewayEnv, routingLoadCpus, workerEnv } from "./routing_suite.ts";
 import { litellmConfig, nexusEnv } from "./targets.ts";
 
 /** Lists every command and config of a run in the order the suites use them. */
@@ -47,7 +47,7 @@ export function benchCommands(plan: Plan): string[] {
     ...plan.streamCounts.map((n) =>
       `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS ${plan.streamRampMs}`
     ),
-    ...routingCommands(plan, { load, proxy, env }),
+    ...routingCommands(plan, { proxy, env }),
     `redis-cli CONFIG RESETSTAT; (${
       plan.budget * 3
     } requests over ${plan.replicas} replicas, GATEWAY_RATE_LIMIT_RPM=${plan.budget}); redis-cli INFO commandstats`,
@@ -57,8 +57,9 @@ export function benchCommands(plan: Plan): string[] {
 /** The routing suite's commands: its workers, the Service stand-in, the gateway per picker, the load client. */
 function routingCommands(
   plan: Plan,
-  ctx: { load: string; proxy: string; env: (vars: Record<string, string>) => string },
+  ctx: { proxy: string; env: (vars: Record<string, string>) => string },
 ): string[] {
+  const load = `taskset -c ${routingLoadCpus(plan)}`;
   const workload = ROUTING_WORKLOADS[0];
   const w = workload.worker;
   const workers = Array.from({ length: ROUTING_WORKERS }, (_, i) => `http://127.0.0.1:$W${i + 1}`);
@@ -70,19 +71,18 @@ function routingCommands(
     ...workerEnv(workload, 0),
     WORKER_DRAIN_DELAY_MS: "0",
   });
-  const gateway = ctx.env(routingGatewayEnv("prefix", workers)).replace(
-    "GATEWAY_PICKER='prefix'",
-    "GATEWAY_PICKER=$PICKER",
-  );
+  const gateway = ctx.env({ ...nexusEnv({ port: 0, upstreamUrl: "" }), ...routingGatewayEnv("prefix", workers) })
+    .replace("GATEWAY_PORT='0'", "GATEWAY_PORT='$PORT'")
+    .replace("GATEWAY_PICKER='prefix'", "GATEWAY_PICKER=$PICKER");
   return [
-    `# routing suite (${plan.routingSeconds} s per workload and target; fresh workers each time)`,
-    `${worker} ${ctx.load} deno run -A worker/main.ts    # x${ROUTING_WORKERS}; slow-worker: the first with WORKER_TOKEN_DELAY_MS=${
+    `# routing suite (${plan.routingWarmupSeconds} s warm-up + ${plan.routingSeconds} s measured per run; fresh workers each run)`,
+    `${worker} ${load} deno run -A worker/main.ts    # x${ROUTING_WORKERS}; slow-worker: the first with WORKER_TOKEN_DELAY_MS=${
       ROUTING_WORKLOADS.find((l) => l.slowTokenDelayMs)?.slowTokenDelayMs
     }`,
     `${gateway} ${ctx.proxy} deno run -A gateway/main.ts    # PICKER: round_robin, least_request, load, prefix`,
-    `${ctx.load} deno run -A bench/tcp_balancer.ts $PORT ${
+    `${load} deno run -A bench/tcp_balancer.ts $PORT ${
       workers.map((u) => u.slice(7)).join(" ")
     }    # one Service URL: GATEWAY_UPSTREAMS='mock=http://127.0.0.1:$PORT'`,
-    `${ctx.load} deno run -A bench/routing_client.ts load.json    # open loop; load.json: rate, warmupSeconds, seconds, seed, tenants, words`,
+    `${load} deno run -A bench/routing_client.ts load.json    # open loop; load.json: rate, warmupSeconds, seconds, seed, tenants, words`,
   ];
 }

@@ -63,6 +63,7 @@ export interface RateLimitRun {
 export interface RoutingRun {
   workload: string;
   target: string;
+  round: number;
   /** Offered requests/s. */
   rate: number;
   sent: number;

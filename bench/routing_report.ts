@@ -3,6 +3,7 @@
 import { barChartSvg } from "./chart.ts";
 import { table } from "./markdown.ts";
 import type { RoutingResults, RoutingRun } from "./results.ts";
+import { median } from "./stats.ts";
 import {
   blindHitRate,
   ROUTING_TARGET_LABELS,
@@ -24,8 +25,42 @@ const COLORS: Record<string, string> = {
 /** On the no-prefix workload `prefix` may be this much slower than least_request before it counts as worse. */
 export const NOISE = 1.1;
 
-function run(routing: RoutingResults, workload: string, target: string): RoutingRun | undefined {
-  return routing.runs.find((r) => r.workload === workload && r.target === target);
+/** A target under a workload over its rounds: medians of each figure (failures summed). */
+export interface RoutingSummary {
+  rounds: number;
+  rate: number;
+  ttftP50: number;
+  ttftP90: number;
+  ttftP99: number;
+  e2eP90: number;
+  throughput: number;
+  prefixHitRate: number;
+  /** Each worker's median. */
+  perWorker: number[];
+  failed: number;
+  firstError: string | undefined;
+  cpuCores: number;
+}
+
+/** The summary of a target under a workload, or undefined when it was not measured. */
+export function summarize(routing: RoutingResults, workload: string, target: string): RoutingSummary | undefined {
+  const runs = routing.runs.filter((r) => r.workload === workload && r.target === target);
+  if (runs.length === 0) return undefined;
+  const of = (pick: (r: RoutingRun) => number | undefined) => median(runs.map((r) => pick(r) ?? NaN));
+  return {
+    rounds: runs.length,
+    rate: runs[0].rate,
+    ttftP50: of((r) => r.ttft.p50),
+    ttftP90: of((r) => r.ttft.p90),
+    ttftP99: of((r) => r.ttft.p99),
+    e2eP90: of((r) => r.e2e.p90),
+    throughput: of((r) => r.throughput),
+    prefixHitRate: of((r) => r.prefixHitRate),
+    perWorker: runs[0].perWorker.map((_, i) => of((r) => r.perWorker[i])),
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
+    firstError: runs.map((r) => r.firstError).find(Boolean),
+    cpuCores: of((r) => r.usage?.cpuCores),
+  };
 }
 
 function fixed(value: number | undefined, digits = 0): string {
@@ -34,9 +69,14 @@ function fixed(value: number | undefined, digits = 0): string {
     : "–";
 }
 
-/** TTFT p90 of a target under a workload, ms (NaN when not measured). */
+/** TTFT p90 of a target under a workload (median over rounds), ms; NaN when not measured. */
 function p90(routing: RoutingResults, workload: string, target: string): number {
-  return run(routing, workload, target)?.ttft.p90 ?? NaN;
+  return summarize(routing, workload, target)?.ttftP90 ?? NaN;
+}
+
+/** How many rounds each target of a workload ran (the most of any target). */
+function roundsOf(routing: RoutingResults, workload: string): number {
+  return Math.max(0, ...routing.runs.filter((r) => r.workload === workload).map((r) => r.round));
 }
 
 /** The routing goals of issue 10, checked against the results. */
@@ -84,19 +124,19 @@ export function routingChart(routing: RoutingResults | null): string {
 
 function workloadTable(routing: RoutingResults, workload: string): string {
   const rows = ROUTING_TARGETS.map((target) => {
-    const r = run(routing, workload, target);
-    if (!r) return [ROUTING_TARGET_LABELS[target], "not measured", "", "", "", "", "", "", "", ""];
+    const r = summarize(routing, workload, target);
+    if (!r) return [ROUTING_TARGET_LABELS[target], "not run", "", "", "", "", "", "", "", ""];
     return [
       ROUTING_TARGET_LABELS[target],
-      fixed(r.ttft.p50),
-      fixed(r.ttft.p90),
-      fixed(r.ttft.p99),
-      fixed(r.e2e.p90),
+      fixed(r.ttftP50),
+      fixed(r.ttftP90),
+      fixed(r.ttftP99),
+      fixed(r.e2eP90),
       `${fixed(r.throughput, 1)} / ${fixed(r.rate, 1)}`,
       Number.isFinite(r.prefixHitRate) ? `${fixed(r.prefixHitRate * 100, 1)}%` : "–",
-      r.perWorker.join(" / "),
+      r.perWorker.map((n) => fixed(n)).join(" / "),
       r.failed ? `${r.failed} (${(r.firstError ?? "").replaceAll("|", "/").slice(0, 60)})` : "0",
-      fixed(r.usage?.cpuCores, 2),
+      fixed(r.cpuCores, 2),
     ];
   });
   return table([
@@ -135,9 +175,9 @@ export function routingSection(
     } blocks, ${fixed(blindHitRate(shared) * 100)}%`
     : "no workload shares prompts";
   const workloads = routing.workloads.map((workload) =>
-    `### ${workload.name}: ${fixed(workload.rate, 1)} requests/s offered\n\n${workload.about}\n\n${
-      workloadTable(routing, workload.name)
-    }`
+    `### ${workload.name}: ${fixed(workload.rate, 1)} requests/s offered${
+      roundsOf(routing, workload.name) > 1 ? `, medians of ${roundsOf(routing, workload.name)} rounds` : ""
+    }\n\n${workload.about}\n\n${workloadTable(routing, workload.name)}`
   ).join("\n\n");
   return `Measured ${routing.startedAt} – ${routing.finishedAt}; load average ${routing.loadAverage.start} at the start, ${routing.loadAverage.end} at the end.
 Run alone: \`deno task bench --suites=routing\` (about ${
@@ -148,7 +188,7 @@ ${goals}
 
 ![time to first token p90 per workload and target](${options.chartPath})
 
-- Workers: ${ROUTING_WORKERS} mock workers (\`deno run -A worker/main.ts\`) on the load core, each
+- Workers: ${ROUTING_WORKERS} mock workers (\`deno run -A worker/main.ts\`) on both cores (so is the load client), each
   \`WORKER_MAX_NUM_SEQS=${w.maxNumSeqs}\` (more requests wait in its queue), \`WORKER_KV_BLOCKS=${w.kvBlocks}\` (blocks of 16
   tokens), \`WORKER_TTFT_MS=${w.ttftMs}\`, \`WORKER_PREFILL_MS_PER_TOKEN=${w.prefillMsPerToken}\` (a prompt token not in the
   worker's prefix cache costs that much before the first token), \`WORKER_TOKEN_DELAY_MS=${w.tokenDelayMs}\`,
@@ -159,7 +199,7 @@ ${goals}
   complete at full use under today's routing, which ignores prefixes: a request finds its tenant's system prompt in
   the worker's cache only as often as one worker's cache holds a tenant's share of all of them (${blind}). So one Service URL and round_robin load the workers to about 80%; a prefix-aware router
   needs less worker time per request.
-- Targets: Nexus (\`deno run -A gateway/main.ts\`, alone on the proxy core) with the ${ROUTING_WORKERS} workers as the
+- Targets: Nexus (\`deno run -A gateway/main.ts\`, pinned to the proxy core) with the ${ROUTING_WORKERS} workers as the
   endpoints of one upstream and \`GATEWAY_PICKER\` set to each picker; and **one Service URL**, today's behaviour in
   Kubernetes: Nexus with a single URL that points at \`bench/tcp_balancer.ts\`, which sends each new TCP connection to
   a worker drawn at random, as kube-proxy's iptables rules do. The pooled upstream client keeps its connections and

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RoutingResults, RoutingRun } from "./results.ts";
-import { routingChart, routingGoals, routingSection } from "./routing_report.ts";
+import { routingChart, routingGoals, routingSection, summarize } from "./routing_report.ts";
 import { blindHitRate, offeredRate, ROUTING_WORKLOADS, serviceSeconds, systemTokens } from "./routing_suite.ts";
 import { percentiles } from "./stats.ts";
 
@@ -8,6 +8,7 @@ function runOf(workload: string, target: string, ttftP90: number): RoutingRun {
   return {
     workload,
     target,
+    round: 1,
     rate: 10,
     sent: 100,
     completed: 100,
@@ -66,4 +67,14 @@ Deno.test("the offered rate is 80% of what the workers complete when routing ign
   const blind = serviceSeconds(w, { uncachedTokens: multiTenant.ownWords + 4 + 16 + system });
   assert.equal(offeredRate(multiTenant, 0.8), Math.round(0.8 * 4 * w.maxNumSeqs / blind * 10) / 10);
   assert.ok(offeredRate(slow, 0.8) < offeredRate({ ...slow, slowTokenDelayMs: undefined }, 0.8), "a slow worker");
+});
+
+Deno.test("a target's figures are the medians of its rounds, its failures summed", () => {
+  const r = results({});
+  r.runs = [300, 100, 200].map((p90, i) => ({ ...runOf("no-prefix", "prefix", p90), round: i + 1, failed: 1 }));
+  r.runs[1].perWorker = [10, 20, 30, 40];
+  const summary = summarize(r, "no-prefix", "prefix")!;
+  assert.deepEqual([summary.rounds, summary.ttftP90, summary.failed], [3, 200, 3]);
+  assert.deepEqual(summary.perWorker, [25, 25, 25, 25]);
+  assert.equal(summarize(r, "no-prefix", "load"), undefined);
 });
