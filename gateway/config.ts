@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { policyModel, policyUpstreams, type RoutePolicy, routePolicy, UPSTREAM_NAME } from "./route_policy.ts";
+import { parseTracingConfig, type TracingConfig } from "./tracing_config.ts";
 
 /** A bad configuration value; the message names the variable (and field) and the value. */
 export class ConfigError extends Error {
@@ -70,6 +71,8 @@ export interface Config {
   logLevel: LogLevel;
   /** The upstream HTTP client: Deno's fetch, or the pooled HTTP/1.1 client (gateway/upstream_pool.ts). */
   upstreamClient: "fetch" | "pool";
+  /** OpenTelemetry traces (the OTEL_* variables); undefined when they are off. */
+  tracing: TracingConfig | undefined;
 }
 
 const NAME = UPSTREAM_NAME;
@@ -330,5 +333,6 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     ejectSeconds: integer(env, "GATEWAY_EJECT_SECONDS", { fallback: 30, min: 1 }),
     logLevel: choice(env, "GATEWAY_LOG_LEVEL", { allowed: LOG_LEVELS, fallback: "info" }),
     upstreamClient: choice(env, "GATEWAY_UPSTREAM_CLIENT", { allowed: ["pool", "fetch"], fallback: "pool" }),
+    tracing: parseTracingConfig(env),
   };
 }

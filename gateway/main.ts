@@ -20,7 +20,9 @@ try {
   throw error;
 }
 setLogLevel(config.logLevel);
-const gateway = createGateway(config);
+// The OpenTelemetry SDK is loaded only when traces are on: off, no module is loaded and no subscriber runs.
+const tracing = config.tracing === undefined ? undefined : (await import("./tracing.ts")).startTracing(config.tracing);
+const gateway = createGateway(config, { subscribers: tracing === undefined ? [] : [tracing.subscriber] });
 if (gateway.limiter instanceof RedisRateLimiter) {
   // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
   const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
@@ -46,6 +48,9 @@ const server = Deno.serve({
       rate_limiter: config.redisUrl ? "redis" : "memory",
       auth: config.authEnabled ? `${config.apiKeys.length} key(s)` : "off",
       upstream_client: config.upstreamClient,
+      tracing: config.tracing === undefined
+        ? "off"
+        : { endpoint: config.tracing.endpoint, protocol: config.tracing.protocol, sampler: config.tracing.sampler },
     });
   },
 }, gateway.handle);
@@ -78,6 +83,8 @@ async function drain(signal: "SIGTERM" | "SIGINT"): Promise<void> {
   const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
   log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
   await gateway.close();
+  // The spans of the last requests are still queued: export them before exiting (bounded by the export timeout).
+  await tracing?.shutdown().catch((error) => log("warn", "trace flush failed", { error: String(error) }));
   flushLogs();
   Deno.exit(0);
 }

@@ -15,6 +15,11 @@ export interface UsageFormat {
 export interface Operation {
   /** Short name for logs and metrics (`chat`, `embeddings`, ...); two paths may share one (`rerank`). */
   readonly name: string;
+  /**
+   * Its `gen_ai.operation.name` in traces: the OpenTelemetry GenAI conventions' name where they have one (`chat`,
+   * `text_completion`, `embeddings`), else the operation's own name.
+   */
+  readonly genAiOperation: string;
   /** The path clients call (always POST). */
   readonly path: string;
   /** The path appended to an upstream's base URL. */
@@ -50,6 +55,7 @@ const PROMPT_USAGE = usage("prompt_tokens");
 export const OPERATIONS: readonly Operation[] = [
   {
     name: "chat",
+    genAiOperation: "chat",
     path: "/v1/chat/completions",
     upstreamPath: "/v1/chat/completions",
     modelIn: "json",
@@ -60,6 +66,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "completions",
+    genAiOperation: "text_completion",
     path: "/v1/completions",
     upstreamPath: "/v1/completions",
     modelIn: "json",
@@ -70,6 +77,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "embeddings",
+    genAiOperation: "embeddings",
     path: "/v1/embeddings",
     upstreamPath: "/v1/embeddings",
     modelIn: "json",
@@ -79,6 +87,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "responses",
+    genAiOperation: "chat",
     path: "/v1/responses",
     upstreamPath: "/v1/responses",
     modelIn: "json",
@@ -88,6 +97,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "rerank",
+    genAiOperation: "rerank",
     path: "/v1/rerank",
     upstreamPath: "/v1/rerank",
     modelIn: "json",
@@ -97,6 +107,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "rerank",
+    genAiOperation: "rerank",
     path: "/v2/rerank",
     upstreamPath: "/v2/rerank",
     modelIn: "json",
@@ -106,6 +117,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "score",
+    genAiOperation: "score",
     path: "/v1/score",
     upstreamPath: "/v1/score",
     modelIn: "json",
@@ -115,6 +127,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "tokenize",
+    genAiOperation: "tokenize",
     path: "/tokenize",
     upstreamPath: "/tokenize",
     modelIn: "json",
@@ -124,6 +137,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "detokenize",
+    genAiOperation: "detokenize",
     path: "/detokenize",
     upstreamPath: "/detokenize",
     modelIn: "json",
@@ -133,6 +147,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "transcriptions",
+    genAiOperation: "transcriptions",
     path: "/v1/audio/transcriptions",
     upstreamPath: "/v1/audio/transcriptions",
     modelIn: "form",
@@ -142,6 +157,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     name: "translations",
+    genAiOperation: "translations",
     path: "/v1/audio/translations",
     upstreamPath: "/v1/audio/translations",
     modelIn: "form",
