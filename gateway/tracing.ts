@@ -38,12 +38,21 @@ export interface Tracing {
 /** Starts traces per `config`; `options.exporter` replaces the OTLP exporter (tests). */
 export function startTracing(config: TracingConfig, options: { exporter?: SpanExporter } = {}): Tracing {
   const exporter = new LoggedExporter(options.exporter ?? otlpExporter(config), config.endpoint);
+  const { batch } = config;
   const provider = new TracerProvider({
     resource: defaultResource().merge(
       resourceFromAttributes({ ...config.resourceAttributes, "service.name": config.serviceName }),
     ),
     sampler: sampler(config.sampler),
-    spanProcessors: [new BatchSpanProcessor({ exporter, ...config.batch })],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: batch.scheduleDelayMs,
+        maxQueueSize: batch.maxQueueSize,
+        maxExportBatchSize: batch.maxExportBatchSize,
+        exportTimeoutMillis: batch.exportTimeoutMs,
+      }),
+    ],
   });
   return {
     subscriber: new RequestSpans(provider.getTracer(TRACER_NAME)),
