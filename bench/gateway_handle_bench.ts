@@ -3,10 +3,15 @@
  * that answers at once from memory, so only the gateway's own work is measured (auth, body, routing, the request's
  * lifecycle and its subscribers, the proxy, the response body). Run: `deno bench -A bench/gateway_handle_bench.ts`.
  * The request log line is off (GATEWAY_LOG_LEVEL=warn) so stdout writes do not swamp the numbers; metrics are on.
+ *
+ * Each request is measured with traces off (the default) and on: every request sampled, spans exported in batches as
+ * OTLP/protobuf to a sink in this process that reads and drops them (its share, one HTTP request per 512 spans, is
+ * counted too). Each group's first row is its baseline.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
-import { createGateway } from "../gateway/server.ts";
+import { createGateway, type Gateway } from "../gateway/server.ts";
+import { startTracing } from "../gateway/tracing.ts";
 
 const encoder = new TextEncoder();
 const chatAnswer = encoder.encode(JSON.stringify({
@@ -39,39 +44,53 @@ const client = {
   },
 };
 
+/** An OTLP/HTTP endpoint that reads each export and answers with an empty (valid) protobuf response. */
+const sink = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+  await request.arrayBuffer();
+  return new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
+});
+
 setLogLevel("warn");
-const gateway = createGateway(
-  loadConfig({
-    GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1",
-    GATEWAY_DEFAULT_UPSTREAM: "a",
-    GATEWAY_API_KEYS: "bench-key",
-    GATEWAY_RATE_LIMIT_RPM: "0",
-  }),
-  { client },
-);
+const env = {
+  GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1",
+  GATEWAY_DEFAULT_UPSTREAM: "a",
+  GATEWAY_API_KEYS: "bench-key",
+  GATEWAY_RATE_LIMIT_RPM: "0",
+};
+const untraced = createGateway(loadConfig(env), { client });
+const tracedConfig = loadConfig({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.addr.port}` });
+const tracing = startTracing(tracedConfig.tracing!);
+const traced = createGateway(tracedConfig, { client, subscribers: [tracing.subscriber] });
+
 const headers = { "x-api-key": "bench-key", "content-type": "application/json" };
 const chatBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }] });
 const streamBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }], stream: true });
 
-Deno.bench("chat completion, whole answer", async () => {
-  streamed = false;
+/** One request through `gateway`, its answer read to the end. */
+async function call(gateway: Gateway, init: { body: string; key?: string }): Promise<void> {
   const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers, body: chatBody }),
+    new Request("http://gw/v1/chat/completions", {
+      method: "POST",
+      headers: init.key === undefined ? headers : { ...headers, "x-api-key": init.key },
+      body: init.body,
+    }),
   );
   await response.arrayBuffer();
-});
+}
 
-Deno.bench("chat completion, streamed", async () => {
-  streamed = true;
-  const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers, body: streamBody }),
-  );
-  await response.arrayBuffer();
-});
+for (const [name, gateway] of [["traces off", untraced], ["traces on", traced]] as const) {
+  const baseline = gateway === untraced;
+  Deno.bench(`chat completion, whole answer, ${name}`, { group: "whole", baseline }, async () => {
+    streamed = false;
+    await call(gateway, { body: chatBody });
+  });
+  Deno.bench(`chat completion, streamed, ${name}`, { group: "streamed", baseline }, async () => {
+    streamed = true;
+    await call(gateway, { body: streamBody });
+  });
+  Deno.bench(`refused: unknown key (401), ${name}`, { group: "refused", baseline }, async () => {
+    await call(gateway, { body: chatBody, key: "nope" });
+  });
+}
 
-Deno.bench("refused: unknown key (401)", async () => {
-  const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers: { "x-api-key": "nope" }, body: chatBody }),
-  );
-  await response.arrayBuffer();
-});
+globalThis.addEventListener("unload", () => void tracing.shutdown().finally(() => sink.shutdown()));

@@ -42,6 +42,34 @@ const expose = z.strictObject({
   }).prefault({}).describe("Settings for mode gatewayAPI."),
 }).prefault({}).describe("Exposure of the gateway.");
 
+const otel = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Export OpenTelemetry traces: a server span per request and a client span per upstream attempt, OTLP over HTTP.",
+  ),
+  endpoint: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default("").describe(
+    "The collector's OTLP/HTTP base URL, e.g. http://otel-collector.observability:4318 " +
+      "(OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces is appended). Required when enabled.",
+  ),
+  protocol: z.enum(["http/protobuf", "http/json"]).default("http/protobuf").describe(
+    "OTLP encoding (OTEL_EXPORTER_OTLP_PROTOCOL). gRPC is not supported.",
+  ),
+  samplingRatio: z.number().min(0).max(1).default(1).describe(
+    "Share of new traces recorded (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG); " +
+      "a request whose traceparent says sampled or not follows its caller.",
+  ),
+  serviceName: z.string().default("nexus-gateway").describe("The traces' service.name (OTEL_SERVICE_NAME)."),
+  resourceAttributes: stringMap(
+    "More resource attributes (OTEL_RESOURCE_ATTRIBUTES), e.g. deployment.environment.name: prod.",
+  ),
+  headersSecret: z.strictObject({
+    name: z.string().default("").describe("Secret name; empty: no headers."),
+    key: z.string().default("OTEL_EXPORTER_OTLP_HEADERS").describe("Key of the headers in the Secret."),
+  }).prefault({}).describe(
+    "Export headers for a collector that wants credentials (OTEL_EXPORTER_OTLP_HEADERS, key=value pairs separated " +
+      "by commas, values percent-encoded), read from a Secret so they stay out of values and ConfigMaps.",
+  ),
+}).prefault({}).describe("OpenTelemetry traces of the gateway (README, Tracing).");
+
 /** The gateway's values. */
 export const gateway = z.strictObject({
   image: image("ghcr.io/nexus-llm/nexus-gateway", "", "Gateway image (gateway/Dockerfile)."),
@@ -103,5 +131,6 @@ export const gateway = z.strictObject({
   env: stringMap(
     "Extra environment variables (other GATEWAY_* settings); the ones the chart sets from values are refused.",
   ),
+  otel,
   expose,
 }).prefault({}).describe("The gateway.");

@@ -15,6 +15,13 @@ const cases: RenderCase[] = [
   ...everyFileCase,
   {
     values: {
+      gateway: {
+        otel: { enabled: true, endpoint: "http://otel:4318", samplingRatio: 0.25, resourceAttributes: { team: "ml" } },
+      },
+    },
+  },
+  {
+    values: {
       workers: { mock: {}, vllm: { backend: "vllm", model: "m" }, llama: { backend: "kserve", model: "x/y" } },
       gateway: {
         apiKeys: ["team-a-key-1", "team-b-key-2"],

@@ -142,6 +142,7 @@ Deno.test("a streamed chat, an embeddings call and a retried request reach an OT
       assert.equal(server.resource["deployment.environment.name"], "test");
       assert.equal(server.scope, "nexus-gateway");
       assert.ok(receiver.exports.every((e) => e.path === "/v1/traces" && e.headers.get("x-tenant") === "team-a"));
+      assert.doesNotMatch(gateway.child.output(), /trace export failed/);
     },
   );
 
@@ -202,6 +203,7 @@ Deno.test("spans still queued when the gateway gets SIGTERM are exported before 
   } finally {
     await gateway.stop();
   }
+  assert.doesNotMatch(gateway.child.output(), /trace export failed/);
   assert.equal(receiver.exports.length, 1);
   const [exported] = receiver.exports;
   assert.equal(exported.path, "/v1/traces");

@@ -107,14 +107,17 @@ export interface OtlpReceiver extends AsyncDisposable {
   spans(): ReceivedSpan[];
 }
 
-/** Starts a receiver on a free port of 127.0.0.1; it answers every export with 200 `{}`. */
+/** Starts a receiver on a free port of 127.0.0.1; it accepts every export: 200 with an empty answer in its encoding. */
 export function startOtlpReceiver(): OtlpReceiver {
   const exports: ReceivedExport[] = [];
   const decoder = new TextDecoder();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const body = await request.bytes();
     exports.push({ path: new URL(request.url).pathname, headers: request.headers, body });
-    return new Response("{}", { headers: { "content-type": "application/json" } });
+    const json = request.headers.get("content-type")?.startsWith("application/json");
+    return json
+      ? new Response("{}", { headers: { "content-type": "application/json" } })
+      : new Response(new Uint8Array(0), { headers: { "content-type": "application/x-protobuf" } });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,

@@ -215,12 +215,43 @@ for an unknown upstream.
   "GATEWAY_API_KEYS" "gateway.apiKeys or gateway.existingSecret (a Secret, never the ConfigMap)"
   "REDIS_URL" "redis (a Secret when it holds a password)"
 -}}
+{{- if .Values.gateway.otel.enabled -}}
+{{- range $key := list "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_EXPORTER_OTLP_PROTOCOL" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "OTEL_TRACES_SAMPLER" "OTEL_TRACES_SAMPLER_ARG" "OTEL_EXPORTER_OTLP_HEADERS" -}}
+{{- $_ := set $managed $key "gateway.otel" -}}
+{{- end -}}
+{{- end -}}
 {{- range $key, $_ := .Values.gateway.env -}}
 {{- if hasKey $managed $key -}}
 {{- fail (printf "gateway.env.%s: the chart sets %s from %s; set that instead" $key $key (get $managed $key)) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml .Values.gateway.env -}}
+{{- end -}}
+
+{{/*
+The gateway's OpenTelemetry variables (ConfigMap data) when gateway.otel.enabled: endpoint, protocol, sampler,
+service name and resource attributes (key=value, values percent-encoded). Headers come from a Secret (the Deployment).
+*/}}
+{{- define "nexus.otelEnv" -}}
+{{- with .Values.gateway.otel }}
+{{- if .enabled }}
+{{- if not (regexMatch "^https?://" .endpoint) }}
+{{- fail "gateway.otel.endpoint: set the collector's OTLP/HTTP URL (http:// or https://, e.g. http://otel-collector:4318) when gateway.otel.enabled is true" }}
+{{- end }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .endpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .protocol | quote }}
+OTEL_TRACES_SAMPLER: "parentbased_traceidratio"
+OTEL_TRACES_SAMPLER_ARG: {{ .samplingRatio | toString | quote }}
+OTEL_SERVICE_NAME: {{ .serviceName | quote }}
+{{- with .resourceAttributes }}
+{{- $pairs := list }}
+{{- range $key, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $key (urlquery $value | replace "+" "%20")) }}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $pairs | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Names of the gateway's Secret and the key that holds the API keys. */}}
