@@ -21,11 +21,15 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OPERATIONS_BY_PATH } from "./operations.ts";
 import { type Attempt, type Exchange, type LifecycleSubscriber, Slot } from "./request_lifecycle.ts";
 
-/** A request's spans: its server span, the context its attempts are children of, and the attempt in flight. */
+/**
+ * A request's spans: its server span, the context its attempts are children of, the attempt in flight, and whether
+ * the trace is sampled (when it is not, the spans only carry ids: no attribute is computed for them).
+ */
 interface RequestState {
   server: Span;
   context: Context;
   attempt: Span | undefined;
+  recording: boolean;
 }
 
 /** Reads the caller's `traceparent` and `tracestate` from the request's headers. */
@@ -51,7 +55,9 @@ export class RequestSpans implements LifecycleSubscriber {
 
   /** The request named its operation and model: the server span gets the GenAI request attributes. */
   start(exchange: Exchange): void {
-    const span = this.#open(exchange).server;
+    const state = this.#open(exchange);
+    if (!state.recording) return;
+    const span = state.server;
     const operation = exchange.operation!;
     span.setAttribute("gen_ai.operation.name", operation.genAiOperation);
     span.setAttribute("gen_ai.request.model", exchange.model!);
@@ -67,7 +73,7 @@ export class RequestSpans implements LifecycleSubscriber {
     const operation = exchange.operation!;
     const span = this.#tracer.startSpan(`${operation.genAiOperation} ${exchange.model}`, {
       kind: SpanKind.CLIENT,
-      attributes: {
+      attributes: !state.recording ? undefined : {
         "gen_ai.operation.name": operation.genAiOperation,
         "gen_ai.request.model": exchange.model,
         "http.request.method": "POST",
@@ -99,7 +105,7 @@ export class RequestSpans implements LifecycleSubscriber {
   /** The stream's first bytes: time to first chunk on the server span (from arrival) and the attempt (from its send). */
   firstByte(exchange: Exchange): void {
     const state = this.#slot.get(exchange);
-    if (state === undefined) return;
+    if (state === undefined || !state.recording) return;
     const ms = exchange.firstByteMs!;
     state.server.setAttribute("gen_ai.response.time_to_first_chunk", ms / 1000);
     const attempt = exchange.attempt;
@@ -115,6 +121,11 @@ export class RequestSpans implements LifecycleSubscriber {
   end(exchange: Exchange): void {
     if (exchange.quiet) return;
     const state = this.#open(exchange);
+    if (!state.recording) {
+      state.attempt?.end();
+      state.server.end();
+      return;
+    }
     const usage = usageAttributes(exchange);
     const attempt = state.attempt;
     if (attempt !== undefined) {
@@ -159,7 +170,12 @@ export class RequestSpans implements LifecycleSubscriber {
         "nexus.request_id": exchange.requestId,
       },
     }, parent);
-    const state: RequestState = { server, context: trace.setSpan(parent, server), attempt: undefined };
+    const state: RequestState = {
+      server,
+      context: trace.setSpan(parent, server),
+      attempt: undefined,
+      recording: server.isRecording(),
+    };
     this.#slot.set(exchange, state);
     return state;
   }
