@@ -78,24 +78,6 @@ export interface Windows {
   dayMs?: number;
 }
 
-/** Which budget a bucket is: names its store key (`<prefix>{<key>}:<kind>`). */
-export type BucketKind = "rpm" | "tpm" | "tpd";
-
-/** One bucket to check or adjust: `cost` units of a budget of `limit` per `windowMs`. */
-export interface Bucket {
-  /** Which budget. */
-  kind: BucketKind;
-  /** Units per window (> 0). */
-  limit: number;
-  /** The window in milliseconds. */
-  windowMs: number;
-  /** Units this request takes (negative: gives back, adjust only). */
-  cost: number;
-}
-
-/** Admit: take every cost only when all fit. Adjust: add every cost, unconditionally. */
-export type BucketMode = "admit" | "adjust";
-
 /**
  * Float tolerance of the fit test, in ms. Redis times buckets in ms since 2023-11-14, about 6e10, where a double's
  * step is about 1e-5 ms: an exact fit (a reservation of the whole budget) must not fail by a rounding step. Admitting
@@ -103,92 +85,62 @@ export type BucketMode = "admit" | "adjust";
  */
 export const TOLERANCE_MS = 1e-3;
 
-/**
- * The buckets a request is checked against: requests per minute (cost 1) when `request` and the key has that budget,
- * and its token budgets (cost `tokens`) when `tokens` is not 0. Keys without token budgets get at most one bucket.
- */
-export function bucketsOf(
-  key: LimitedKey,
-  ctx: { request: boolean; tokens: number; windows: Required<Windows> },
-): Bucket[] {
-  const buckets: Bucket[] = [];
-  if (ctx.request && key.rpm > 0) {
-    buckets.push({ kind: "rpm", limit: key.rpm, windowMs: ctx.windows.windowMs, cost: 1 });
-  }
-  if (ctx.tokens !== 0) {
-    if (key.tpm > 0) buckets.push({ kind: "tpm", limit: key.tpm, windowMs: ctx.windows.windowMs, cost: ctx.tokens });
-    if (key.tokensPerDay > 0) {
-      buckets.push({ kind: "tpd", limit: key.tokensPerDay, windowMs: ctx.windows.dayMs, cost: ctx.tokens });
-    }
-  }
-  return buckets;
-}
-
 /** The windows with their defaults filled in. */
 export function windowsOf(windows: Windows = {}): Required<Windows> {
   return { windowMs: windows.windowMs ?? WINDOW_MS, dayMs: windows.dayMs ?? DAY_MS };
 }
 
+/** One bucket's GCRA step at `now`: where its TAT is, where it would be after the cost, and whether the cost fits. */
+export interface GcraStep {
+  /** The TAT now (a full bucket's is `now`). */
+  current: number;
+  /** The TAT once the cost is taken. */
+  next: number;
+  /** The bucket has room for the cost. */
+  fits: boolean;
+}
+
 /**
- * GCRA over one key's buckets at `now` (ms): `tats` are their stored theoretical arrival times (undefined: a full
- * bucket). A bucket of `limit` per `windowMs` holds `limit - (tat - now) / (windowMs / limit)` units; cost `c` fits
- * when `max(tat, now) + c * windowMs / limit - windowMs <= now`. Returns whether the request was admitted, the new TATs
- * (unchanged when refused; at or before `now` means full), and each bucket's state (admit mode).
+ * GCRA for one bucket of `limit` per `windowMs` at `now` (ms), given its stored TAT (undefined, or at or before `now`:
+ * full). The bucket holds `limit - (tat - now) / (windowMs / limit)` units; a cost `c` fits when
+ * `max(tat, now) + c * windowMs / limit - windowMs <= now`. A request takes its costs only when every one fits.
  */
-export function gcra(
-  tats: ReadonlyArray<number | undefined>,
-  ctx: { now: number; buckets: readonly Bucket[]; mode: BucketMode },
-): { allowed: boolean; tats: number[]; decisions: RateDecision[] } {
-  const { now, buckets } = ctx;
-  const admit = ctx.mode === "admit";
-  const current: number[] = [];
-  const next: number[] = [];
-  let allowed = true;
-  for (let i = 0; i < buckets.length; i++) {
-    const { limit, windowMs, cost } = buckets[i];
-    const tat = tats[i];
-    current.push(tat === undefined || tat < now ? now : tat);
-    next.push(current[i] + cost * windowMs / limit);
-    if (admit && next[i] - windowMs - now > TOLERANCE_MS) allowed = false;
-  }
-  const result = allowed ? next : current;
-  const decisions: RateDecision[] = [];
-  if (admit) {
-    for (let i = 0; i < buckets.length; i++) {
-      const { limit, windowMs } = buckets[i];
-      const late = next[i] - windowMs - now;
-      const remaining = Math.floor((windowMs - (result[i] - now) + TOLERANCE_MS) / (windowMs / limit));
-      decisions.push({
-        allowed: late <= TOLERANCE_MS,
-        limit,
-        remaining: Math.max(0, remaining),
-        resetMs: Math.max(0, Math.ceil(result[i] - now)),
-        retryAfterMs: late > TOLERANCE_MS ? Math.ceil(late) : 0,
-      });
-    }
-  }
-  return { allowed, tats: result, decisions };
+export function gcraStep(
+  tat: number | undefined,
+  bucket: { now: number; limit: number; windowMs: number; cost: number },
+): GcraStep {
+  const { now, windowMs } = bucket;
+  const current = tat === undefined || tat < now ? now : tat;
+  const next = current + bucket.cost * windowMs / bucket.limit;
+  return { current, next, fits: next - windowMs - now <= TOLERANCE_MS };
 }
 
-/** The LimitDecision of checked buckets (their decisions in the same order). */
-export function limitDecision(
-  allowed: boolean,
-  checked: { buckets: readonly Bucket[]; decisions: readonly RateDecision[] },
-): LimitDecision {
-  const decision: LimitDecision = { allowed, requests: undefined, tokens: undefined, tokensPerDay: undefined };
-  for (let i = 0; i < checked.buckets.length; i++) {
-    const state = checked.decisions[i];
-    const kind = checked.buckets[i].kind;
-    if (kind === "rpm") decision.requests = state;
-    else if (kind === "tpm") decision.tokens = state;
-    else decision.tokensPerDay = state;
-  }
-  return decision;
+/** What a client is told about one bucket after a check: `taken` when the request was admitted and took its cost. */
+export function bucketDecision(
+  step: GcraStep,
+  ctx: { taken: boolean; now: number; limit: number; windowMs: number },
+): RateDecision {
+  const { now, limit, windowMs } = ctx;
+  const tat = ctx.taken ? step.next : step.current;
+  return {
+    allowed: step.fits,
+    limit,
+    remaining: Math.max(0, Math.floor((windowMs - (tat - now) + TOLERANCE_MS) / (windowMs / limit))),
+    resetMs: Math.max(0, Math.ceil(tat - now)),
+    retryAfterMs: step.fits ? 0 : Math.ceil(step.next - windowMs - now),
+  };
 }
 
-/** GCRA in process memory: one number per bucket, per process. */
+/** A key's buckets in memory: their TATs in ms (at or before now: full). */
+interface KeyTats {
+  rpm: number;
+  tpm: number;
+  tpd: number;
+}
+
+/** GCRA in process memory: one entry per key with its buckets' TATs, per process. */
 export class MemoryRateLimiter implements RateLimiter {
-  readonly #tats = new Map<string, number>();
+  readonly #keys = new Map<string, KeyTats>();
   readonly #now: () => number;
   readonly #windows: Required<Windows>;
   #sweptAt = 0;
@@ -199,35 +151,63 @@ export class MemoryRateLimiter implements RateLimiter {
     this.#windows = windowsOf(options);
   }
 
-  /** Admits when every budget of the key has room. */
+  /** Admits when every budget of the key has room (the rule of gcraStep, for each of its budgets). */
   admit(key: LimitedKey, tokens: number): LimitDecision {
-    const buckets = bucketsOf(key, { request: true, tokens, windows: this.#windows });
-    const step = this.#apply(key.name, { buckets, mode: "admit" });
-    return limitDecision(step.allowed, { buckets, decisions: step.decisions });
+    const now = this.#now();
+    const tats = this.#tats(key.name, now);
+    const { windowMs, dayMs } = this.#windows;
+    const rpm = key.rpm > 0 ? gcraStep(tats?.rpm, { now, limit: key.rpm, windowMs, cost: 1 }) : undefined;
+    const charged = tokens !== 0;
+    const tpm = charged && key.tpm > 0
+      ? gcraStep(tats?.tpm, { now, limit: key.tpm, windowMs, cost: tokens })
+      : undefined;
+    const tpd = charged && key.tokensPerDay > 0
+      ? gcraStep(tats?.tpd, { now, limit: key.tokensPerDay, windowMs: dayMs, cost: tokens })
+      : undefined;
+    const allowed = (rpm?.fits ?? true) && (tpm?.fits ?? true) && (tpd?.fits ?? true);
+    if (allowed && (rpm !== undefined || tpm !== undefined || tpd !== undefined)) {
+      const stored = tats ?? this.#add(key.name);
+      if (rpm !== undefined) stored.rpm = rpm.next;
+      if (tpm !== undefined) stored.tpm = tpm.next;
+      if (tpd !== undefined) stored.tpd = tpd.next;
+    }
+    return {
+      allowed,
+      requests: rpm && bucketDecision(rpm, { taken: allowed, now, limit: key.rpm, windowMs }),
+      tokens: tpm && bucketDecision(tpm, { taken: allowed, now, limit: key.tpm, windowMs }),
+      tokensPerDay: tpd && bucketDecision(tpd, { taken: allowed, now, limit: key.tokensPerDay, windowMs: dayMs }),
+    };
   }
 
   /** Adds `tokens` to the key's token budgets. */
   adjust(key: LimitedKey, tokens: number): void {
-    const buckets = bucketsOf(key, { request: false, tokens, windows: this.#windows });
-    if (buckets.length > 0) this.#apply(key.name, { buckets, mode: "adjust" });
-  }
-
-  #apply(name: string, ctx: { buckets: Bucket[]; mode: BucketMode }): ReturnType<typeof gcra> {
+    if (tokens === 0 || (key.tpm <= 0 && key.tokensPerDay <= 0)) return;
     const now = this.#now();
-    if (now - this.#sweptAt > this.#windows.windowMs) this.#sweep(now);
-    const names = ctx.buckets.map((bucket) => `${name}:${bucket.kind}`);
-    const step = gcra(names.map((n) => this.#tats.get(n)), { now, ...ctx });
-    for (let i = 0; i < names.length; i++) {
-      if (step.tats[i] > now) this.#tats.set(names[i], step.tats[i]);
-      else this.#tats.delete(names[i]);
+    const stored = this.#tats(key.name, now) ?? this.#add(key.name);
+    const { windowMs, dayMs } = this.#windows;
+    if (key.tpm > 0) stored.tpm = gcraStep(stored.tpm, { now, limit: key.tpm, windowMs, cost: tokens }).next;
+    if (key.tokensPerDay > 0) {
+      stored.tpd = gcraStep(stored.tpd, { now, limit: key.tokensPerDay, windowMs: dayMs, cost: tokens }).next;
     }
-    return step;
   }
 
-  /** Forgets buckets that are full again (their state equals a fresh key's). */
+  #tats(name: string, now: number): KeyTats | undefined {
+    if (now - this.#sweptAt > this.#windows.windowMs) this.#sweep(now);
+    return this.#keys.get(name);
+  }
+
+  #add(name: string): KeyTats {
+    const tats = { rpm: -Infinity, tpm: -Infinity, tpd: -Infinity };
+    this.#keys.set(name, tats);
+    return tats;
+  }
+
+  /** Forgets keys whose buckets are all full again (their state equals a fresh key's). */
   #sweep(now: number): void {
     this.#sweptAt = now;
-    for (const [bucket, tat] of this.#tats) if (tat <= now) this.#tats.delete(bucket);
+    for (const [name, tats] of this.#keys) {
+      if (tats.rpm <= now && tats.tpm <= now && tats.tpd <= now) this.#keys.delete(name);
+    }
   }
 
   /** Always usable. */
@@ -241,28 +221,47 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
-/** Response headers describing a decision, in OpenAI's `x-ratelimit-*` format, and Retry-After when refused. */
-export function rateLimitHeaders(decision: LimitDecision, headers: Headers): void {
-  let retryAfterMs = 0;
-  if (decision.requests !== undefined) {
-    budgetHeaders(decision.requests, { headers, suffix: "requests" });
-    retryAfterMs = decision.requests.retryAfterMs;
+/** OpenAI's header names of one budget: `x-ratelimit-{limit,remaining,reset}-<suffix>`. */
+class BudgetHeaders {
+  readonly limit: string;
+  readonly remaining: string;
+  readonly reset: string;
+  constructor(suffix: string) {
+    this.limit = `x-ratelimit-limit-${suffix}`;
+    this.remaining = `x-ratelimit-remaining-${suffix}`;
+    this.reset = `x-ratelimit-reset-${suffix}`;
   }
-  if (decision.tokens !== undefined) {
-    budgetHeaders(decision.tokens, { headers, suffix: "tokens" });
-    retryAfterMs = Math.max(retryAfterMs, decision.tokens.retryAfterMs);
+
+  /** Sets the three headers of `state`. */
+  set(state: RateDecision, headers: Headers): void {
+    headers.set(this.limit, String(state.limit));
+    headers.set(this.remaining, String(state.remaining));
+    headers.set(this.reset, formatDuration(state.resetMs));
   }
-  if (decision.tokensPerDay !== undefined) {
-    budgetHeaders(decision.tokensPerDay, { headers, suffix: "tokens-day" });
-    retryAfterMs = Math.max(retryAfterMs, decision.tokensPerDay.retryAfterMs);
-  }
-  if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
 }
 
-function budgetHeaders(state: RateDecision, ctx: { headers: Headers; suffix: string }): void {
-  ctx.headers.set(`x-ratelimit-limit-${ctx.suffix}`, String(state.limit));
-  ctx.headers.set(`x-ratelimit-remaining-${ctx.suffix}`, String(state.remaining));
-  ctx.headers.set(`x-ratelimit-reset-${ctx.suffix}`, formatDuration(state.resetMs));
+const REQUEST_HEADERS = new BudgetHeaders("requests");
+const TOKEN_HEADERS = new BudgetHeaders("tokens");
+/** OpenAI defines no header for a daily budget: the tokens ones, suffixed `-day`. */
+const DAILY_TOKEN_HEADERS = new BudgetHeaders("tokens-day");
+
+/** Response headers describing a decision, in OpenAI's `x-ratelimit-*` format, and Retry-After when refused. */
+export function rateLimitHeaders(decision: LimitDecision, headers: Headers): void {
+  const { requests, tokens, tokensPerDay } = decision;
+  let retryAfterMs = 0;
+  if (requests !== undefined) {
+    REQUEST_HEADERS.set(requests, headers);
+    retryAfterMs = requests.retryAfterMs;
+  }
+  if (tokens !== undefined) {
+    TOKEN_HEADERS.set(tokens, headers);
+    retryAfterMs = Math.max(retryAfterMs, tokens.retryAfterMs);
+  }
+  if (tokensPerDay !== undefined) {
+    DAILY_TOKEN_HEADERS.set(tokensPerDay, headers);
+    retryAfterMs = Math.max(retryAfterMs, tokensPerDay.retryAfterMs);
+  }
+  if (!decision.allowed) headers.set("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
 }
 
 /** Formats milliseconds as OpenAI does in reset headers (Go durations): `20ms`, `1.5s`, `6m0s`, `23h59m0s`. */

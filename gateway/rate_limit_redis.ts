@@ -1,11 +1,7 @@
 /** The Redis limiter: one atomic Lua script per admission, shared by every gateway replica. */
 import { Redis } from "ioredis";
 import {
-  type Bucket,
-  type BucketMode,
-  bucketsOf,
   type LimitDecision,
-  limitDecision,
   type LimitedKey,
   type RateDecision,
   type RateLimiter,
@@ -15,7 +11,7 @@ import {
 } from "./rate_limit.ts";
 
 /**
- * GCRA (`gcra` in rate_limit.ts, the same rule step for step) over the buckets of one API key, atomically, timed by
+ * GCRA (`gcraStep` in rate_limit.ts, the same rule step for step) over the buckets of one API key, atomically, timed by
  * the Redis server's clock so every replica agrees. Each bucket is one string key holding its theoretical arrival
  * time in ms; a full bucket has no key.
  *
@@ -64,7 +60,26 @@ return out
 `;
 
 /** The script as a command: key count, the keys, then mode and each bucket's limit, window and cost. */
-type LimitCommand = (keyCount: number, ...keysThenArgs: Array<string | number>) => Promise<number[]>;
+type LimitCommand = (...keyCountKeysThenArgs: Array<string | number>) => Promise<number[]>;
+
+/** The Redis keys of one API key's buckets. */
+interface BucketNames {
+  rpm: string;
+  tpm: string;
+  tpd: string;
+}
+
+/** One bucket's part of the script's admit reply: fits, remaining, reset_ms, retry_after_ms from index `at`. */
+function replyDecision(reply: number[], ctx: { at: number; limit: number }): RateDecision {
+  const { at } = ctx;
+  return {
+    allowed: reply[at] === 1,
+    limit: ctx.limit,
+    remaining: reply[at + 1],
+    resetMs: reply[at + 2],
+    retryAfterMs: reply[at + 3],
+  };
+}
 
 /** Options of the Redis limiter. */
 export interface RedisLimiterOptions extends Windows {
@@ -82,6 +97,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #limit: LimitCommand;
   readonly #windows: Required<Windows>;
   readonly #prefix: string;
+  readonly #bucketNames = new Map<string, BucketNames>();
 
   constructor(url: string, options: RedisLimiterOptions) {
     this.#windows = windowsOf(options);
@@ -102,40 +118,64 @@ export class RedisRateLimiter implements RateLimiter {
     this.#limit = redis.nexusLimit.bind(redis);
   }
 
-  /** One EVALSHA (EVAL on NOSCRIPT) per call. */
+  /** One EVALSHA (EVAL on NOSCRIPT) per call; a key without a token budget passes its requests bucket only. */
   async admit(key: LimitedKey, tokens: number): Promise<LimitDecision> {
-    const buckets = bucketsOf(key, { request: true, tokens, windows: this.#windows });
-    if (buckets.length === 0) return limitDecision(true, { buckets, decisions: [] });
-    const reply = await this.#run(key.name, { buckets, mode: "admit" });
-    const decisions: RateDecision[] = [];
-    for (let i = 0; i < buckets.length; i++) {
-      const at = 1 + 4 * i;
-      decisions.push({
-        allowed: reply[at] === 1,
-        limit: buckets[i].limit,
-        remaining: reply[at + 1],
-        resetMs: reply[at + 2],
-        retryAfterMs: reply[at + 3],
-      });
+    const { windowMs, dayMs } = this.#windows;
+    const names = this.#names(key.name);
+    const rpm = key.rpm > 0;
+    const tpm = tokens !== 0 && key.tpm > 0;
+    const tpd = tokens !== 0 && key.tokensPerDay > 0;
+    const decision: LimitDecision = { allowed: true, requests: undefined, tokens: undefined, tokensPerDay: undefined };
+    const count = (rpm ? 1 : 0) + (tpm ? 1 : 0) + (tpd ? 1 : 0);
+    if (count === 0) return decision;
+    const argv: Array<string | number> = [count];
+    if (rpm) argv.push(names.rpm);
+    if (tpm) argv.push(names.tpm);
+    if (tpd) argv.push(names.tpd);
+    argv.push("admit");
+    if (rpm) argv.push(key.rpm, windowMs, 1);
+    if (tpm) argv.push(key.tpm, windowMs, tokens);
+    if (tpd) argv.push(key.tokensPerDay, dayMs, tokens);
+    const reply = await this.#limit(...argv);
+    decision.allowed = reply[0] === 1;
+    let at = 1; // each bucket's four numbers follow `allowed`, in the order the buckets were passed
+    if (rpm) {
+      decision.requests = replyDecision(reply, { at, limit: key.rpm });
+      at += 4;
     }
-    return limitDecision(reply[0] === 1, { buckets, decisions });
+    if (tpm) {
+      decision.tokens = replyDecision(reply, { at, limit: key.tpm });
+      at += 4;
+    }
+    if (tpd) decision.tokensPerDay = replyDecision(reply, { at, limit: key.tokensPerDay });
+    return decision;
   }
 
   /** One EVALSHA adding `tokens` to the key's token budgets (none when it has no token budget). */
   async adjust(key: LimitedKey, tokens: number): Promise<void> {
-    const buckets = bucketsOf(key, { request: false, tokens, windows: this.#windows });
-    if (buckets.length > 0) await this.#run(key.name, { buckets, mode: "adjust" });
+    const tpm = key.tpm > 0;
+    const tpd = key.tokensPerDay > 0;
+    if (tokens === 0 || (!tpm && !tpd)) return;
+    const { windowMs, dayMs } = this.#windows;
+    const names = this.#names(key.name);
+    const argv: Array<string | number> = [(tpm ? 1 : 0) + (tpd ? 1 : 0)];
+    if (tpm) argv.push(names.tpm);
+    if (tpd) argv.push(names.tpd);
+    argv.push("adjust");
+    if (tpm) argv.push(key.tpm, windowMs, tokens);
+    if (tpd) argv.push(key.tokensPerDay, dayMs, tokens);
+    await this.#limit(...argv);
   }
 
-  #run(name: string, ctx: { buckets: readonly Bucket[]; mode: BucketMode }): Promise<number[]> {
-    const { buckets } = ctx;
-    const keys: string[] = [];
-    const args: Array<string | number> = [ctx.mode];
-    for (const bucket of buckets) {
-      keys.push(`${this.#prefix}{${name}}:${bucket.kind}`);
-      args.push(bucket.limit, bucket.windowMs, bucket.cost);
+  /** The Redis keys of a key's buckets, made once per key name. */
+  #names(name: string): BucketNames {
+    let names = this.#bucketNames.get(name);
+    if (names === undefined) {
+      const base = `${this.#prefix}{${name}}:`; // the hash tag keeps a key's buckets in one cluster slot
+      names = { rpm: `${base}rpm`, tpm: `${base}tpm`, tpd: `${base}tpd` };
+      this.#bucketNames.set(name, names);
     }
-    return this.#limit(keys.length, ...keys, ...args);
+    return names;
   }
 
   /** True while connected. */
