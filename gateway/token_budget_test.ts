@@ -244,3 +244,29 @@ Deno.test("tokenize is not charged, and a key without a token budget gets no tok
   assert.equal(response.headers.get("x-ratelimit-limit-tokens"), null);
   await response.body?.cancel();
 });
+
+Deno.test("a settlement the limiter fails (Redis down at the end) is counted; the answer is unaffected", async () => {
+  const memory = new MemoryRateLimiter({ now: () => 0 });
+  const limiter = {
+    admit: memory.admit.bind(memory),
+    adjust: () => Promise.reject(new Error("connection is closed")),
+    usable: () => true,
+    close: () => Promise.resolve(),
+  };
+  const config = loadConfig({
+    GATEWAY_UPSTREAMS: "a=http://a.invalid:1",
+    GATEWAY_DEFAULT_UPSTREAM: "a",
+    GATEWAY_API_KEYS: KEY,
+    GATEWAY_RATE_LIMIT_TPM: "1000",
+  });
+  const metrics = new Metrics();
+  const gateway = new Gateway({ config, metrics, limiter, client: { post: () => Promise.resolve(whole()) } });
+  const response = await gateway.handle(ask({ max_tokens: 100 }, { bytes: 200 }));
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).usage.total_tokens, 5);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the rejection is handled on the next turn
+  assert.match(await metrics.text(), /^nexus_redis_errors_total 1$/m);
+  const next = await gateway.handle(ask({ max_tokens: 100 }, { bytes: 200 }));
+  assert.equal(next.headers.get("x-ratelimit-remaining-tokens"), "700", "the first reservation stands");
+  await next.body?.cancel();
+});
