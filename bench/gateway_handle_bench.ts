@@ -3,6 +3,8 @@
  * that answers at once from memory, so only the gateway's own work is measured (auth, body, routing, the request's
  * lifecycle and its subscribers, the proxy, the response body). Run: `deno bench -A bench/gateway_handle_bench.ts`.
  * The request log line is off (GATEWAY_LOG_LEVEL=warn) so stdout writes do not swamp the numbers; metrics are on.
+ * The "budgets" group compares a key with a requests budget only against one that also has a token budget (reserve at
+ * admission, settle at the end), both on the in-memory limiter.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
@@ -49,6 +51,26 @@ const gateway = createGateway(
   }),
   { client },
 );
+/** The same gateway with budgets: `rpm-key` has requests per minute only, `tpm-key` tokens per minute too. */
+const budgeted = createGateway(
+  loadConfig({
+    GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1",
+    GATEWAY_DEFAULT_UPSTREAM: "a",
+    GATEWAY_API_KEYS_FILE: await budgetKeys(),
+    GATEWAY_RATE_LIMIT_RPM: "1000000000",
+  }),
+  { client },
+);
+
+async function budgetKeys(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    path,
+    "keys:\n  - { name: rpm, key: rpm-key }\n  - { name: tpm, key: tpm-key, tpm: 1000000000 }\n",
+  );
+  return path;
+}
+
 const headers = { "x-api-key": "bench-key", "content-type": "application/json" };
 const chatBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }] });
 const streamBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }], stream: true });
@@ -75,3 +97,24 @@ Deno.bench("refused: unknown key (401)", async () => {
   );
   await response.arrayBuffer();
 });
+
+for (
+  const [name, key, baseline] of [["requests budget only", "rpm-key", true], ["requests and tokens", "tpm-key", false]]
+) {
+  Deno.bench({
+    name: `chat completion, whole answer, ${name}`,
+    group: "budgets",
+    baseline: baseline as boolean,
+    fn: async () => {
+      streamed = false;
+      const response = await budgeted.handle(
+        new Request("http://gw/v1/chat/completions", {
+          method: "POST",
+          headers: { "x-api-key": key as string },
+          body: chatBody,
+        }),
+      );
+      await response.arrayBuffer();
+    },
+  });
+}

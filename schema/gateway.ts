@@ -106,10 +106,16 @@ export const gateway = z.strictObject({
   existingSecret: z.string().default("").describe("Use this Secret for the keys instead (key GATEWAY_API_KEYS)."),
   rateLimit: z.strictObject({
     rpm: z.int().min(1).default(600).describe("Requests per minute per key (GATEWAY_RATE_LIMIT_RPM)."),
+    tpm: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per minute per key; 0: no token budget (GATEWAY_RATE_LIMIT_TPM).",
+    ),
+    tokensPerDay: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per day per key; 0: no daily quota (GATEWAY_RATE_LIMIT_TOKENS_PER_DAY).",
+    ),
     failMode: z.enum(["open", "closed"]).default("open").describe(
       "When Redis is down: open admits, closed refuses (GATEWAY_RATE_LIMIT_FAIL).",
     ),
-  }).prefault({}).describe("Per-key rate limit, shared by all replicas through Redis."),
+  }).prefault({}).describe("Per-key request and token budgets, shared by all replicas through Redis."),
   drainDelaySeconds: z.int().min(0).default(5).describe(
     "Seconds a terminating gateway keeps serving (not ready, Connection: close) while Kubernetes removes it from " +
       "Service endpoints and load balancers (GATEWAY_DRAIN_DELAY_SECONDS).",

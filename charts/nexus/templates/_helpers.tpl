@@ -363,6 +363,8 @@ for an unknown upstream.
   "GATEWAY_DEFAULT_UPSTREAM" "gateway.defaultUpstream"
   "GATEWAY_ROUTE_POLICIES" "gateway.routePolicies"
   "GATEWAY_RATE_LIMIT_RPM" "gateway.rateLimit.rpm"
+  "GATEWAY_RATE_LIMIT_TPM" "gateway.rateLimit.tpm"
+  "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY" "gateway.rateLimit.tokensPerDay"
   "GATEWAY_RATE_LIMIT_FAIL" "gateway.rateLimit.failMode"
   "GATEWAY_DRAIN_DELAY_SECONDS" "gateway.drainDelaySeconds"
   "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
