@@ -7,6 +7,8 @@
  * Each request is measured with traces off (the default) and on: every request sampled, spans exported in batches as
  * OTLP/protobuf to a sink in this process that reads and drops them (its share, one HTTP request per 512 spans, is
  * counted too). Each group's first row is its baseline.
+ * The "budgets" group compares a key with a requests budget only against one that also has a token budget (reserve at
+ * admission, settle at the end), both on the in-memory limiter.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
@@ -20,6 +22,25 @@ const untraced = createGateway(loadConfig(benchEnv), { client: memoryUpstream })
 const tracedConfig = loadConfig({ ...benchEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
 const tracing = startTracing(tracedConfig.tracing!);
 const traced = createGateway(tracedConfig, { client: memoryUpstream, subscribers: [tracing.subscriber] });
+/** The same gateway with budgets: `rpm-key` has requests per minute only, `tpm-key` tokens per minute too. */
+const budgeted = createGateway(
+  loadConfig({
+    GATEWAY_UPSTREAMS: benchEnv.GATEWAY_UPSTREAMS,
+    GATEWAY_DEFAULT_UPSTREAM: benchEnv.GATEWAY_DEFAULT_UPSTREAM,
+    GATEWAY_API_KEYS_FILE: await budgetKeys(),
+    GATEWAY_RATE_LIMIT_RPM: "1000000000",
+  }),
+  { client: memoryUpstream },
+);
+
+async function budgetKeys(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    path,
+    "keys:\n  - { name: rpm, key: rpm-key }\n  - { name: tpm, key: tpm-key, tpm: 1000000000 }\n",
+  );
+  return path;
+}
 
 for (const [name, gateway] of [["traces off", untraced], ["traces on", traced]] as const) {
   const baseline = gateway === untraced;
@@ -33,6 +54,19 @@ for (const [name, gateway] of [["traces off", untraced], ["traces on", traced]] 
   });
   Deno.bench(`refused: unknown key (401), ${name}`, { group: "refused", baseline }, async () => {
     await callGateway(gateway, { body: chatBody, key: "nope" });
+  });
+}
+
+for (
+  const [name, key, baseline] of [["requests budget only", "rpm-key", true], [
+    "requests and tokens",
+    "tpm-key",
+    false,
+  ]] as const
+) {
+  Deno.bench(`chat completion, whole answer, ${name}`, { group: "budgets", baseline }, async () => {
+    memoryUpstream.streamed = false;
+    await callGateway(budgeted, { body: chatBody, key });
   });
 }
 

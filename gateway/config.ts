@@ -33,8 +33,22 @@ export interface ApiKey {
   key: string;
   /** Requests per minute; 0 means unlimited. */
   rpm: number;
+  /** Tokens (prompt + completion) per minute; 0 means no token budget. */
+  tpm: number;
+  /** Tokens (prompt + completion) per day; 0 means no daily quota. */
+  tokensPerDay: number;
   /** Models this key may use; undefined means all. */
   models?: string[];
+}
+
+/** The budgets a key gets when the keys file does not set its own. */
+export interface KeyDefaults {
+  /** GATEWAY_RATE_LIMIT_RPM. */
+  rpm: number;
+  /** GATEWAY_RATE_LIMIT_TPM. */
+  tpm: number;
+  /** GATEWAY_RATE_LIMIT_TOKENS_PER_DAY. */
+  tokensPerDay: number;
 }
 
 /** Log levels in increasing severity. */
@@ -55,6 +69,12 @@ export interface Config {
   authEnabled: boolean;
   apiKeys: ApiKey[];
   rateLimitRpm: number;
+  /** Default tokens per minute of a key (and of `anonymous`); 0: none. */
+  rateLimitTpm: number;
+  /** Default tokens per day of a key (and of `anonymous`); 0: none. */
+  rateLimitTokensPerDay: number;
+  /** Completion tokens a request reserves when it names no max_tokens (capped to fit the key's token budgets). */
+  rateLimitDefaultMaxTokens: number;
   redisUrl?: string;
   redisTimeoutMs: number;
   rateLimitFail: "open" | "closed";
@@ -82,6 +102,8 @@ const keysFileSchema = z.strictObject({
     name: z.string().regex(NAME, "key names use letters, digits, '_', '.', '-'"),
     key: z.string().min(1),
     rpm: z.number().int().min(0).optional(),
+    tpm: z.number().int().min(0).optional(),
+    tokensPerDay: z.number().int().min(0).optional(),
     models: z.array(z.string().min(1)).optional(),
   })).min(1),
 });
@@ -220,8 +242,8 @@ export function parsePolicies(
   return policies;
 }
 
-/** Parses the contents of GATEWAY_API_KEYS_FILE (JSON or YAML) into keys; `defaultRpm` fills a missing rpm. */
-export function parseKeysFile(text: string, options: { path: string; defaultRpm: number }): ApiKey[] {
+/** Parses the contents of GATEWAY_API_KEYS_FILE (JSON or YAML) into keys; `defaults` fill the budgets a key omits. */
+export function parseKeysFile(text: string, options: { path: string; defaults: KeyDefaults }): ApiKey[] {
   const variable = "GATEWAY_API_KEYS_FILE";
   let data: unknown;
   try {
@@ -241,15 +263,17 @@ export function parseKeysFile(text: string, options: { path: string; defaultRpm:
   return parsed.data.keys.map((k) => ({
     name: k.name,
     key: k.key,
-    rpm: k.rpm ?? options.defaultRpm,
+    rpm: k.rpm ?? options.defaults.rpm,
+    tpm: k.tpm ?? options.defaults.tpm,
+    tokensPerDay: k.tokensPerDay ?? options.defaults.tokensPerDay,
     models: k.models,
   }));
 }
 
-function readKeys(env: Env, rpm: number): ApiKey[] {
+function readKeys(env: Env, defaults: KeyDefaults): ApiKey[] {
   const keys: ApiKey[] = [];
   const list = (env.GATEWAY_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-  list.forEach((key, i) => keys.push({ name: `key${i + 1}`, key, rpm }));
+  list.forEach((key, i) => keys.push({ name: `key${i + 1}`, key, ...defaults }));
   const file = env.GATEWAY_API_KEYS_FILE?.trim();
   if (file) {
     let text: string;
@@ -261,7 +285,7 @@ function readKeys(env: Env, rpm: number): ApiKey[] {
         `cannot read ${JSON.stringify(file)}: ${(error as Error).message}`,
       );
     }
-    keys.push(...parseKeysFile(text, { path: file, defaultRpm: rpm }));
+    keys.push(...parseKeysFile(text, { path: file, defaults }));
   }
   const seen = new Set<string>();
   for (const k of keys) {
@@ -287,8 +311,12 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   }
   const policies = parsePolicies(env.GATEWAY_ROUTE_POLICIES, upstreams);
   const authEnabled = choice(env, "GATEWAY_AUTH", { allowed: ["on", "off"], fallback: "on" }) === "on";
-  const rateLimitRpm = integer(env, "GATEWAY_RATE_LIMIT_RPM", { fallback: 60, min: 0 });
-  const apiKeys = readKeys(env, rateLimitRpm);
+  const defaults: KeyDefaults = {
+    rpm: integer(env, "GATEWAY_RATE_LIMIT_RPM", { fallback: 60, min: 0 }),
+    tpm: integer(env, "GATEWAY_RATE_LIMIT_TPM", { fallback: 0, min: 0 }),
+    tokensPerDay: integer(env, "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY", { fallback: 0, min: 0 }),
+  };
+  const apiKeys = readKeys(env, defaults);
   if (authEnabled && apiKeys.length === 0) {
     throw new ConfigError(
       "GATEWAY_API_KEYS",
@@ -319,7 +347,10 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     policies,
     authEnabled,
     apiKeys,
-    rateLimitRpm,
+    rateLimitRpm: defaults.rpm,
+    rateLimitTpm: defaults.tpm,
+    rateLimitTokensPerDay: defaults.tokensPerDay,
+    rateLimitDefaultMaxTokens: integer(env, "GATEWAY_RATE_LIMIT_DEFAULT_MAX_TOKENS", { fallback: 1024, min: 0 }),
     redisUrl,
     redisTimeoutMs: integer(env, "GATEWAY_REDIS_TIMEOUT_MS", { fallback: 100, min: 1 }),
     rateLimitFail: choice(env, "GATEWAY_RATE_LIMIT_FAIL", { allowed: ["open", "closed"], fallback: "open" }),

@@ -11,6 +11,14 @@ export interface UsageFormat {
   readonly output: RegExp | undefined;
 }
 
+/** How an operation counts against a key's token budgets (README, "Token budgets"). */
+export interface TokenCost {
+  /** The answer has generated (output) tokens: a completion is reserved besides the prompt. */
+  readonly generates: boolean;
+  /** The request members that cap the output, the first one present wins (`max_completion_tokens`, `max_tokens`). */
+  readonly maxOutput: readonly string[];
+}
+
 /** One endpoint of the API. */
 export interface Operation {
   /** Short name for logs and metrics (`chat`, `embeddings`, ...); two paths may share one (`rerank`). */
@@ -37,6 +45,8 @@ export interface Operation {
   readonly askStreamUsage: boolean;
   /** A JSON member the request must carry besides `model`, checked before routing (`list`: a non-empty array). */
   readonly requires?: { readonly member: string; readonly list: boolean };
+  /** How it counts against token budgets; undefined: it does not (tokenize, detokenize run no model). */
+  readonly tokenCost: TokenCost | undefined;
 }
 
 /** A usage format from the names of its counts. */
@@ -51,6 +61,15 @@ const COMPLETION_USAGE = usage("prompt_tokens", "completion_tokens");
 const TOKEN_USAGE = usage("input_tokens", "output_tokens");
 const PROMPT_USAGE = usage("prompt_tokens");
 
+/** Chat: OpenAI's `max_completion_tokens` supersedes the older `max_tokens` (vLLM reads them the same way). */
+const CHAT_COST: TokenCost = { generates: true, maxOutput: ["max_completion_tokens", "max_tokens"] };
+const COMPLETION_COST: TokenCost = { generates: true, maxOutput: ["max_tokens"] };
+const RESPONSE_COST: TokenCost = { generates: true, maxOutput: ["max_output_tokens"] };
+/** Embeddings, rerank, score: the prompt only. */
+const INPUT_COST: TokenCost = { generates: false, maxOutput: [] };
+/** Audio: a multipart form, no cap to read; the completion reserved is the default. */
+const AUDIO_COST: TokenCost = { generates: true, maxOutput: [] };
+
 /** Every operation, in the order the README lists them. */
 export const OPERATIONS: readonly Operation[] = [
   {
@@ -63,6 +82,7 @@ export const OPERATIONS: readonly Operation[] = [
     usage: COMPLETION_USAGE,
     askStreamUsage: true,
     requires: { member: "messages", list: true },
+    tokenCost: CHAT_COST,
   },
   {
     name: "completions",
@@ -74,6 +94,7 @@ export const OPERATIONS: readonly Operation[] = [
     usage: COMPLETION_USAGE,
     askStreamUsage: true,
     requires: { member: "prompt", list: false },
+    tokenCost: COMPLETION_COST,
   },
   {
     name: "embeddings",
@@ -84,6 +105,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: PROMPT_USAGE,
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "responses",
@@ -94,6 +116,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: true,
     usage: TOKEN_USAGE,
     askStreamUsage: false,
+    tokenCost: RESPONSE_COST,
   },
   {
     name: "rerank",
@@ -104,6 +127,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: PROMPT_USAGE,
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "rerank",
@@ -114,6 +138,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: PROMPT_USAGE,
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "score",
@@ -124,6 +149,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: PROMPT_USAGE,
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "tokenize",
@@ -134,6 +160,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: undefined,
     askStreamUsage: false,
+    tokenCost: undefined,
   },
   {
     name: "detokenize",
@@ -144,6 +171,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: undefined,
     askStreamUsage: false,
+    tokenCost: undefined,
   },
   {
     name: "transcriptions",
@@ -154,6 +182,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: TOKEN_USAGE,
     askStreamUsage: false,
+    tokenCost: AUDIO_COST,
   },
   {
     name: "translations",
@@ -164,6 +193,7 @@ export const OPERATIONS: readonly Operation[] = [
     streamable: false,
     usage: TOKEN_USAGE,
     askStreamUsage: false,
+    tokenCost: AUDIO_COST,
   },
 ];
 

@@ -1,21 +1,18 @@
 /** zod types of the gateway's chart values: deployment, routing, keys, rate limit and exposure. */
 import { z } from "zod";
 import { routePolicy } from "../gateway/route_policy.ts";
-import { autoscaling, image, kubeObject, resources, stringMap, toleration } from "./common.ts";
+import { autoscaling, image, kubeObject, probeTimings, resources, stringMap, toleration } from "./common.ts";
+import { containerExtras, podScheduling, securityContexts } from "./pod.ts";
 
 /** The name of an external upstream (a DNS label, like the workers' names). */
 const upstreamName = z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
 
 const expose = z.strictObject({
-  mode: z.enum(["clusterIP", "loadBalancer", "ingress", "gatewayAPI"]).default("clusterIP").describe(
-    "How clients reach the gateway: clusterIP (Service only), loadBalancer (adds a LoadBalancer Service), " +
-      "ingress (adds an Ingress) or gatewayAPI (adds an HTTPRoute).",
+  mode: z.enum(["clusterIP", "ingress", "gatewayAPI", "loadBalancer"]).default("clusterIP").describe(
+    "What the chart adds in front of the gateway Service: clusterIP (nothing), ingress (an Ingress) or gatewayAPI " +
+      "(an HTTPRoute). For a load balancer set gateway.service.type=LoadBalancer (loadBalancer here was chart " +
+      "0.1.0's second Service; it now fails and says so).",
   ),
-  loadBalancer: z.strictObject({
-    port: z.int().min(1).max(65535).default(80).describe("LoadBalancer port."),
-    annotations: stringMap("LoadBalancer Service annotations (cloud LB settings)."),
-    loadBalancerSourceRanges: z.array(z.string()).default([]).describe("CIDRs allowed to reach the LoadBalancer."),
-  }).prefault({}).describe("Settings for mode loadBalancer."),
   ingress: z.strictObject({
     className: z.string().default("nginx").describe("IngressClass name."),
     host: z.string().default("gateway.local").describe("Host name routed to the gateway."),
@@ -80,9 +77,28 @@ export const gateway = z.strictObject({
       "no exposure mode (Ingress, HTTPRoute, LoadBalancer) routes to it.",
   ),
   service: z.strictObject({
-    port: z.int().min(1).max(65535).default(80).describe("ClusterIP Service port."),
-    annotations: stringMap("ClusterIP Service annotations."),
-  }).prefault({}).describe("The gateway's ClusterIP Service."),
+    type: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP").describe(
+      "Service type: ClusterIP (in-cluster), NodePort, or LoadBalancer (an external address from the cloud or MetalLB).",
+    ),
+    port: z.int().min(1).max(65535).default(80).describe("Service port."),
+    nodePort: z.int().min(30000).max(32767).optional().describe(
+      "Node port (types NodePort and LoadBalancer); unset: Kubernetes picks one.",
+    ),
+    annotations: stringMap("Service annotations (cloud load-balancer settings, MetalLB address pools...)."),
+    loadBalancerClass: z.string().default("").describe(
+      "LoadBalancer implementation (type LoadBalancer), e.g. service.k8s.aws/nlb; empty: the cluster default.",
+    ),
+    loadBalancerIP: z.string().default("").describe(
+      "Requested address (type LoadBalancer), where the provider honours it; MetalLB prefers the annotation " +
+        "metallb.io/loadBalancerIPs. Empty: any.",
+    ),
+    loadBalancerSourceRanges: z.array(z.string()).default([]).describe(
+      "CIDRs allowed to reach the load balancer (type LoadBalancer).",
+    ),
+    externalTrafficPolicy: z.enum(["Cluster", "Local"]).default("Cluster").describe(
+      "Types NodePort and LoadBalancer: Local keeps the client's source IP and skips the second hop.",
+    ),
+  }).prefault({}).describe("The gateway's Service (<fullname>-gateway)."),
   resources: resources({ cpu: "100m", memory: "128Mi" }, { memory: "512Mi" }, "Gateway container resources."),
   autoscaling: autoscaling(true, 2, 10, "CPU-based HorizontalPodAutoscaler for the gateway."),
   pdb: z.strictObject({
@@ -94,7 +110,9 @@ export const gateway = z.strictObject({
     name: z.string().default("").describe("ServiceAccount name; empty: <fullname>-gateway."),
     annotations: stringMap("ServiceAccount annotations (cloud IAM bindings)."),
   }).prefault({}).describe("The gateway's ServiceAccount."),
-  podAnnotations: stringMap("Extra pod annotations."),
+  ...podScheduling("gateway", [
+    { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway" },
+  ]),
   nodeSelector: stringMap("Gateway node selector (never the GPU pool's)."),
   tolerations: z.array(toleration).default([]).describe("Gateway tolerations."),
   affinity: kubeObject("Gateway affinity."),
@@ -116,10 +134,16 @@ export const gateway = z.strictObject({
   existingSecret: z.string().default("").describe("Use this Secret for the keys instead (key GATEWAY_API_KEYS)."),
   rateLimit: z.strictObject({
     rpm: z.int().min(1).default(600).describe("Requests per minute per key (GATEWAY_RATE_LIMIT_RPM)."),
+    tpm: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per minute per key; 0: no token budget (GATEWAY_RATE_LIMIT_TPM).",
+    ),
+    tokensPerDay: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per day per key; 0: no daily quota (GATEWAY_RATE_LIMIT_TOKENS_PER_DAY).",
+    ),
     failMode: z.enum(["open", "closed"]).default("open").describe(
       "When Redis is down: open admits, closed refuses (GATEWAY_RATE_LIMIT_FAIL).",
     ),
-  }).prefault({}).describe("Per-key rate limit, shared by all replicas through Redis."),
+  }).prefault({}).describe("Per-key request and token budgets, shared by all replicas through Redis."),
   drainDelaySeconds: z.int().min(0).default(5).describe(
     "Seconds a terminating gateway keeps serving (not ready, Connection: close) while Kubernetes removes it from " +
       "Service endpoints and load balancers (GATEWAY_DRAIN_DELAY_SECONDS).",
@@ -132,5 +156,11 @@ export const gateway = z.strictObject({
     "Extra environment variables (other GATEWAY_* settings); the ones the chart sets from values are refused.",
   ),
   otel,
+  ...containerExtras("gateway"),
+  probes: z.strictObject({
+    liveness: probeTimings({ periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }, "Liveness (/health)."),
+    readiness: probeTimings({ periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 2 }, "Readiness (/ready)."),
+  }).prefault({}).describe("Probe timings."),
+  ...securityContexts("gateway", 1993),
   expose,
 }).prefault({}).describe("The gateway.");

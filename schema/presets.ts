@@ -3,12 +3,14 @@ import type { ValuesInput } from "./values.ts";
 
 const llama3 = "meta-llama/Meta-Llama-3-8B-Instruct";
 
-/** vLLM on the GPU pool, sized as the seed's GPU node pool guide suggests (1 GPU / 16Gi / 4 vCPU). */
+/**
+ * vLLM on the generic GPU pool, whose shape is the seed's GPU node pool guide's (1 GPU / 16Gi / 4 vCPU): the worker
+ * names the pool and takes its placement and resources.
+ */
 const vllmWorker = {
   backend: "vllm",
   model: llama3,
-  gpu: 1,
-  resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+  gpuPool: "gpu",
   autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 80 },
   cache: { type: "emptyDir", sizeLimit: "50Gi" },
 } as const;
@@ -53,8 +55,7 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
         llama: {
           backend: "kserve",
           model: llama3,
-          gpu: 1,
-          resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+          gpuPool: "gpu",
           kserve: { modelFormat: "huggingface" },
         },
       },
@@ -106,8 +107,31 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
     },
   },
   loadbalancer: {
-    about: "LoadBalancer exposure with NetworkPolicies on.",
-    values: { gateway: { expose: { mode: "loadBalancer" } }, networkPolicy: { enabled: true } },
+    about: "The gateway Service as a LoadBalancer, with NetworkPolicies on.",
+    values: {
+      gateway: { service: { type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"] } },
+      networkPolicy: { enabled: true },
+    },
+  },
+  "keda-inferencepool": {
+    about: "The mock worker scaled by a KEDA ScaledObject on its queue, with a Gateway API Inference Extension " +
+      "InferencePool over its pods, a PodDisruptionBudget and the gateway's extra env, volumes and pod labels.",
+    values: {
+      workers: {
+        mock: {
+          keda: { enabled: true, serverAddress: "http://prometheus-operated.monitoring.svc:9090" },
+          inferencePool: { enabled: true, endpointPicker: { name: "mock-epp" } },
+          podLabels: { team: "inference" },
+        },
+      },
+      gateway: {
+        extraEnv: [{ name: "GATEWAY_LOG_LEVEL", value: "debug" }],
+        extraVolumes: [{ name: "extra", emptyDir: { sizeLimit: "16Mi" } }],
+        extraVolumeMounts: [{ name: "extra", mountPath: "/extra", readOnly: true }],
+        podLabels: { team: "inference" },
+        autoscaling: { behavior: { scaleDown: { stabilizationWindowSeconds: 600 } } },
+      },
+    },
   },
   gatewayapi: {
     about: "Gateway API HTTPRoute exposure.",
