@@ -2,7 +2,7 @@
 
 import type { Plan } from "./plan.ts";
 import { ROUTING_WORKERS, ROUTING_WORKLOADS, routingGatewayEnv, routingLoadCpus, workerEnv } from "./routing_suite.ts";
-import { litellmConfig, nexusEnv } from "./targets.ts";
+import { litellmConfig, nexusEnv, tracingEnv } from "./targets.ts";
 
 /** Lists every command and config of a run in the order the suites use them. */
 export function benchCommands(plan: Plan): string[] {
@@ -33,6 +33,8 @@ export function benchCommands(plan: Plan): string[] {
     `${proxy} redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no`,
     "# targets (each alone on its core)",
     `${nexus} ${proxy} deno run -A gateway/main.ts    # nexus-memory`,
+    `${nexus} ${env(tracingEnv("http://127.0.0.1:$SINK_PORT"))} ${proxy} deno run -A gateway/main.ts    # nexus-traced`,
+    `${load} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # nexus-traced's OTLP sink: return 200 ''`,
     `${nexus} REDIS_URL='redis://127.0.0.1:$REDIS_PORT' ${proxy} deno run -A gateway/main.ts    # nexus-redis`,
     `PORT=$PORT UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT ${proxy} deno run -A bench/fetch_proxy.ts    # fetch-proxy`,
     `${proxy} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # upstream { keepalive 256; } proxy_http_version 1.1; proxy_buffering off`,

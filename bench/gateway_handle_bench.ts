@@ -3,75 +3,71 @@
  * that answers at once from memory, so only the gateway's own work is measured (auth, body, routing, the request's
  * lifecycle and its subscribers, the proxy, the response body). Run: `deno bench -A bench/gateway_handle_bench.ts`.
  * The request log line is off (GATEWAY_LOG_LEVEL=warn) so stdout writes do not swamp the numbers; metrics are on.
+ *
+ * Each request is measured with traces off (the default) and on: every request sampled, spans exported in batches as
+ * OTLP/protobuf to a sink in this process that reads and drops them (its share, one HTTP request per 512 spans, is
+ * counted too). Each group's first row is its baseline.
+ * The "budgets" group compares a key with a requests budget only against one that also has a token budget (reserve at
+ * admission, settle at the end), both on the in-memory limiter.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
 import { createGateway } from "../gateway/server.ts";
-
-const encoder = new TextEncoder();
-const chatAnswer = encoder.encode(JSON.stringify({
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 1,
-  model: "m",
-  choices: [{ index: 0, message: { role: "assistant", content: "hello there" }, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
-}));
-const streamAnswer = encoder.encode(
-  ["hello", " there"].map((text) =>
-    `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}],"usage":null}\n\n`
-  ).join("") +
-    `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}\n\n` +
-    "data: [DONE]\n\n",
-);
-
-/** Which answer the fake upstream gives next (each bench sets it). */
-let streamed = false;
-
-/** Answers every request at once: the chat answer, or the stream. */
-const client = {
-  post() {
-    return Promise.resolve(
-      streamed
-        ? new Response(streamAnswer, { headers: { "content-type": "text/event-stream" } })
-        : new Response(chatAnswer, { headers: { "content-type": "application/json" } }),
-    );
-  },
-};
+import { startTracing } from "../gateway/tracing.ts";
+import { benchEnv, callGateway, chatBody, memoryUpstream, startOtlpSink, streamBody } from "./in_process.ts";
 
 setLogLevel("warn");
-const gateway = createGateway(
+const sink = startOtlpSink();
+const untraced = createGateway(loadConfig(benchEnv), { client: memoryUpstream });
+const tracedConfig = loadConfig({ ...benchEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
+const tracing = startTracing(tracedConfig.tracing!);
+const traced = createGateway(tracedConfig, { client: memoryUpstream, subscribers: [tracing.subscriber] });
+/** The same gateway with budgets: `rpm-key` has requests per minute only, `tpm-key` tokens per minute too. */
+const budgeted = createGateway(
   loadConfig({
-    GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1",
-    GATEWAY_DEFAULT_UPSTREAM: "a",
-    GATEWAY_API_KEYS: "bench-key",
-    GATEWAY_RATE_LIMIT_RPM: "0",
+    GATEWAY_UPSTREAMS: benchEnv.GATEWAY_UPSTREAMS,
+    GATEWAY_DEFAULT_UPSTREAM: benchEnv.GATEWAY_DEFAULT_UPSTREAM,
+    GATEWAY_API_KEYS_FILE: await budgetKeys(),
+    GATEWAY_RATE_LIMIT_RPM: "1000000000",
   }),
-  { client },
+  { client: memoryUpstream },
 );
-const headers = { "x-api-key": "bench-key", "content-type": "application/json" };
-const chatBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }] });
-const streamBody = JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }], stream: true });
 
-Deno.bench("chat completion, whole answer", async () => {
-  streamed = false;
-  const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers, body: chatBody }),
+async function budgetKeys(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    path,
+    "keys:\n  - { name: rpm, key: rpm-key }\n  - { name: tpm, key: tpm-key, tpm: 1000000000 }\n",
   );
-  await response.arrayBuffer();
-});
+  return path;
+}
 
-Deno.bench("chat completion, streamed", async () => {
-  streamed = true;
-  const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers, body: streamBody }),
-  );
-  await response.arrayBuffer();
-});
+for (const [name, gateway] of [["traces off", untraced], ["traces on", traced]] as const) {
+  const baseline = gateway === untraced;
+  Deno.bench(`chat completion, whole answer, ${name}`, { group: "whole", baseline }, async () => {
+    memoryUpstream.streamed = false;
+    await callGateway(gateway, { body: chatBody });
+  });
+  Deno.bench(`chat completion, streamed, ${name}`, { group: "streamed", baseline }, async () => {
+    memoryUpstream.streamed = true;
+    await callGateway(gateway, { body: streamBody });
+  });
+  Deno.bench(`refused: unknown key (401), ${name}`, { group: "refused", baseline }, async () => {
+    await callGateway(gateway, { body: chatBody, key: "nope" });
+  });
+}
 
-Deno.bench("refused: unknown key (401)", async () => {
-  const response = await gateway.handle(
-    new Request("http://gw/v1/chat/completions", { method: "POST", headers: { "x-api-key": "nope" }, body: chatBody }),
-  );
-  await response.arrayBuffer();
-});
+for (
+  const [name, key, baseline] of [["requests budget only", "rpm-key", true], [
+    "requests and tokens",
+    "tpm-key",
+    false,
+  ]] as const
+) {
+  Deno.bench(`chat completion, whole answer, ${name}`, { group: "budgets", baseline }, async () => {
+    memoryUpstream.streamed = false;
+    await callGateway(budgeted, { body: chatBody, key });
+  });
+}
+
+globalThis.addEventListener("unload", () => void tracing.shutdown().finally(() => sink.shutdown()));

@@ -11,6 +11,7 @@ const COLORS: Record<TargetName, string> = {
   direct: "#222222",
   "fetch-proxy": "#9467bd",
   "nexus-memory": "#1f77b4",
+  "nexus-traced": "#17becf",
   "nexus-redis": "#2ca02c",
   nginx: "#ff7f0e",
   litellm: "#d62728",

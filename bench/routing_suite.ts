@@ -232,6 +232,7 @@ export async function runRoutingTarget(
       tools: ctx.tools,
       gatewayRoot: plan.gatewayRoot,
       cpus: plan.targetCpus,
+      loadCpus: cpus,
       workDir: ctx.workDir,
       upstreamUrl: upstreams[0],
       redisUrl: "",

@@ -141,7 +141,10 @@ export class BodyObserver {
   }
 }
 
-/** Token counts from the last `usage` object in a body's tail (cheap: a search and two regexes, at the end only). */
+/**
+ * Token counts from the last `usage` object in a body's tail, and the `model` before it in the same answer or chunk
+ * (cheap: two searches and three regexes, at the end only).
+ */
 export function usageFrom(text: string, format: UsageFormat): Usage {
   const at = text.lastIndexOf('"usage"');
   if (at < 0) return {};
@@ -151,7 +154,16 @@ export function usageFrom(text: string, format: UsageFormat): Usage {
   return {
     promptTokens: input ? Number(input[1]) : undefined,
     completionTokens: output ? Number(output[1]) : undefined,
+    model: modelFrom(text, at),
   };
+}
+
+const MODEL = /^"model"\s*:\s*"([^"\\]{1,256})"/;
+
+/** The value of the last `"model": "..."` member that starts before `before` in `text`. */
+export function modelFrom(text: string, before = text.length): string | undefined {
+  const at = text.lastIndexOf('"model"', before);
+  return at < 0 ? undefined : MODEL.exec(text.slice(at, at + 300))?.[1];
 }
 
 function decodeTail(chunks: Uint8Array[], size: number): string {

@@ -10,6 +10,7 @@ import {
   routePolicy,
   UPSTREAM_NAME,
 } from "./route_policy.ts";
+import { parseTracingConfig, type TracingConfig } from "./tracing_config.ts";
 
 /** A bad configuration value; the message names the variable (and field) and the value. */
 export class ConfigError extends Error {
@@ -50,8 +51,22 @@ export interface ApiKey {
   key: string;
   /** Requests per minute; 0 means unlimited. */
   rpm: number;
+  /** Tokens (prompt + completion) per minute; 0 means no token budget. */
+  tpm: number;
+  /** Tokens (prompt + completion) per day; 0 means no daily quota. */
+  tokensPerDay: number;
   /** Models this key may use; undefined means all. */
   models?: string[];
+}
+
+/** The budgets a key gets when the keys file does not set its own. */
+export interface KeyDefaults {
+  /** GATEWAY_RATE_LIMIT_RPM. */
+  rpm: number;
+  /** GATEWAY_RATE_LIMIT_TPM. */
+  tpm: number;
+  /** GATEWAY_RATE_LIMIT_TOKENS_PER_DAY. */
+  tokensPerDay: number;
 }
 
 /** Log levels in increasing severity. */
@@ -72,6 +87,12 @@ export interface Config {
   authEnabled: boolean;
   apiKeys: ApiKey[];
   rateLimitRpm: number;
+  /** Default tokens per minute of a key (and of `anonymous`); 0: none. */
+  rateLimitTpm: number;
+  /** Default tokens per day of a key (and of `anonymous`); 0: none. */
+  rateLimitTokensPerDay: number;
+  /** Completion tokens a request reserves when it names no max_tokens (capped to fit the key's token budgets). */
+  rateLimitDefaultMaxTokens: number;
   redisUrl?: string;
   redisTimeoutMs: number;
   rateLimitFail: "open" | "closed";
@@ -90,6 +111,8 @@ export interface Config {
   upstreamClient: "fetch" | "pool";
   /** How requests choose an endpoint within an upstream. */
   routing: RoutingConfig;
+  /** OpenTelemetry traces (the OTEL_* variables); undefined when they are off. */
+  tracing: TracingConfig | undefined;
 }
 
 /** Endpoint picking, load scraping and discovery settings. */
@@ -129,6 +152,8 @@ const keysFileSchema = z.strictObject({
     name: z.string().regex(NAME, "key names use letters, digits, '_', '.', '-'"),
     key: z.string().min(1),
     rpm: z.number().int().min(0).optional(),
+    tpm: z.number().int().min(0).optional(),
+    tokensPerDay: z.number().int().min(0).optional(),
     models: z.array(z.string().min(1)).optional(),
   })).min(1),
 });
@@ -388,8 +413,8 @@ function blockBytes(env: Env, name: string): number {
   return value;
 }
 
-/** Parses the contents of GATEWAY_API_KEYS_FILE (JSON or YAML) into keys; `defaultRpm` fills a missing rpm. */
-export function parseKeysFile(text: string, options: { path: string; defaultRpm: number }): ApiKey[] {
+/** Parses the contents of GATEWAY_API_KEYS_FILE (JSON or YAML) into keys; `defaults` fill the budgets a key omits. */
+export function parseKeysFile(text: string, options: { path: string; defaults: KeyDefaults }): ApiKey[] {
   const variable = "GATEWAY_API_KEYS_FILE";
   let data: unknown;
   try {
@@ -409,15 +434,17 @@ export function parseKeysFile(text: string, options: { path: string; defaultRpm:
   return parsed.data.keys.map((k) => ({
     name: k.name,
     key: k.key,
-    rpm: k.rpm ?? options.defaultRpm,
+    rpm: k.rpm ?? options.defaults.rpm,
+    tpm: k.tpm ?? options.defaults.tpm,
+    tokensPerDay: k.tokensPerDay ?? options.defaults.tokensPerDay,
     models: k.models,
   }));
 }
 
-function readKeys(env: Env, rpm: number): ApiKey[] {
+function readKeys(env: Env, defaults: KeyDefaults): ApiKey[] {
   const keys: ApiKey[] = [];
   const list = (env.GATEWAY_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean);
-  list.forEach((key, i) => keys.push({ name: `key${i + 1}`, key, rpm }));
+  list.forEach((key, i) => keys.push({ name: `key${i + 1}`, key, ...defaults }));
   const file = env.GATEWAY_API_KEYS_FILE?.trim();
   if (file) {
     let text: string;
@@ -429,7 +456,7 @@ function readKeys(env: Env, rpm: number): ApiKey[] {
         `cannot read ${JSON.stringify(file)}: ${(error as Error).message}`,
       );
     }
-    keys.push(...parseKeysFile(text, { path: file, defaultRpm: rpm }));
+    keys.push(...parseKeysFile(text, { path: file, defaults }));
   }
   const seen = new Set<string>();
   for (const k of keys) {
@@ -455,8 +482,12 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
   }
   const policies = parsePolicies(env.GATEWAY_ROUTE_POLICIES, upstreams);
   const authEnabled = choice(env, "GATEWAY_AUTH", { allowed: ["on", "off"], fallback: "on" }) === "on";
-  const rateLimitRpm = integer(env, "GATEWAY_RATE_LIMIT_RPM", { fallback: 60, min: 0 });
-  const apiKeys = readKeys(env, rateLimitRpm);
+  const defaults: KeyDefaults = {
+    rpm: integer(env, "GATEWAY_RATE_LIMIT_RPM", { fallback: 60, min: 0 }),
+    tpm: integer(env, "GATEWAY_RATE_LIMIT_TPM", { fallback: 0, min: 0 }),
+    tokensPerDay: integer(env, "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY", { fallback: 0, min: 0 }),
+  };
+  const apiKeys = readKeys(env, defaults);
   if (authEnabled && apiKeys.length === 0) {
     throw new ConfigError(
       "GATEWAY_API_KEYS",
@@ -487,7 +518,10 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     policies,
     authEnabled,
     apiKeys,
-    rateLimitRpm,
+    rateLimitRpm: defaults.rpm,
+    rateLimitTpm: defaults.tpm,
+    rateLimitTokensPerDay: defaults.tokensPerDay,
+    rateLimitDefaultMaxTokens: integer(env, "GATEWAY_RATE_LIMIT_DEFAULT_MAX_TOKENS", { fallback: 1024, min: 0 }),
     redisUrl,
     redisTimeoutMs: integer(env, "GATEWAY_REDIS_TIMEOUT_MS", { fallback: 100, min: 1 }),
     rateLimitFail: choice(env, "GATEWAY_RATE_LIMIT_FAIL", { allowed: ["open", "closed"], fallback: "open" }),
@@ -502,5 +536,6 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     logLevel: choice(env, "GATEWAY_LOG_LEVEL", { allowed: LOG_LEVELS, fallback: "info" }),
     upstreamClient: choice(env, "GATEWAY_UPSTREAM_CLIENT", { allowed: ["pool", "fetch"], fallback: "pool" }),
     routing: readRouting(env, upstreams),
+    tracing: parseTracingConfig(env),
   };
 }

@@ -157,21 +157,43 @@ Deno.test("defaults: port 8000, 60 rpm, fail open, body limit at most 8 MiB, no 
   assert.equal(config.redisUrl, undefined);
 });
 
-Deno.test("a YAML or JSON keys file gives per-key rpm and allowed models", () => {
-  const yaml =
-    "keys:\n  - name: team-a\n    key: sk-a\n    rpm: 5\n    models: [m1]\n  - name: team-b\n    key: sk-b\n";
-  const keys = parseKeysFile(yaml, { path: "keys.yaml", defaultRpm: 60 });
+const DEFAULTS = { rpm: 60, tpm: 0, tokensPerDay: 0 };
+
+Deno.test("a YAML or JSON keys file gives per-key rpm, tpm, tokensPerDay and allowed models", () => {
+  const yaml = "keys:\n  - name: team-a\n    key: sk-a\n    rpm: 5\n    tpm: 20000\n    tokensPerDay: 1000000\n" +
+    "    models: [m1]\n  - name: team-b\n    key: sk-b\n";
+  const keys = parseKeysFile(yaml, { path: "keys.yaml", defaults: { rpm: 60, tpm: 500, tokensPerDay: 0 } });
   assert.deepEqual(keys, [
-    { name: "team-a", key: "sk-a", rpm: 5, models: ["m1"] },
-    { name: "team-b", key: "sk-b", rpm: 60, models: undefined },
+    { name: "team-a", key: "sk-a", rpm: 5, tpm: 20000, tokensPerDay: 1000000, models: ["m1"] },
+    { name: "team-b", key: "sk-b", rpm: 60, tpm: 500, tokensPerDay: 0, models: undefined },
   ]);
-  const json = JSON.stringify({ keys: [{ name: "j", key: "sk-j", rpm: 1 }] });
-  assert.equal(parseKeysFile(json, { path: "keys.json", defaultRpm: 60 })[0].rpm, 1);
+  const json = JSON.stringify({ keys: [{ name: "j", key: "sk-j", rpm: 1, tpm: 0 }] });
+  assert.equal(parseKeysFile(json, { path: "keys.json", defaults: DEFAULTS })[0].rpm, 1);
+  assert.throws(
+    () => parseKeysFile("keys:\n  - { name: n, key: sk-n, tpm: -1 }\n", { path: "k.yaml", defaults: DEFAULTS }),
+    /GATEWAY_API_KEYS_FILE: k\.yaml: keys\[0\]\.tpm: Too small/,
+  );
+});
+
+Deno.test("token budgets: none by default; GATEWAY_RATE_LIMIT_TPM and _TOKENS_PER_DAY give every key one", () => {
+  const none = loadConfig(BASE);
+  assert.deepEqual([none.rateLimitTpm, none.rateLimitTokensPerDay, none.rateLimitDefaultMaxTokens], [0, 0, 1024]);
+  assert.deepEqual(none.apiKeys.map((k) => [k.tpm, k.tokensPerDay]), [[0, 0], [0, 0]]);
+  const set = loadConfig({
+    ...BASE,
+    GATEWAY_RATE_LIMIT_TPM: "30000",
+    GATEWAY_RATE_LIMIT_TOKENS_PER_DAY: "2000000",
+    GATEWAY_RATE_LIMIT_DEFAULT_MAX_TOKENS: "256",
+  });
+  assert.deepEqual(set.apiKeys.map((k) => [k.tpm, k.tokensPerDay]), [[30000, 2000000], [30000, 2000000]]);
+  assert.equal(set.rateLimitDefaultMaxTokens, 256);
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_TPM: "lots" }, "GATEWAY_RATE_LIMIT_TPM", '"lots"');
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_TOKENS_PER_DAY: "-5" }, "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY", '"-5"');
 });
 
 Deno.test("a bad keys file names GATEWAY_API_KEYS_FILE and the field but never echoes a key", () => {
   const yaml = "keys:\n  - name: bad name\n    key: sk-secret-value\n";
-  assert.throws(() => parseKeysFile(yaml, { path: "k.yaml", defaultRpm: 1 }), (error: unknown) => {
+  assert.throws(() => parseKeysFile(yaml, { path: "k.yaml", defaults: DEFAULTS }), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.equal(error.variable, "GATEWAY_API_KEYS_FILE");
     assert.ok(error.message.includes("name"));

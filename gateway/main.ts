@@ -13,13 +13,20 @@ function fail(message: string): never {
 }
 
 let config: Config;
-let gateway: Gateway;
 try {
   config = loadConfig();
-  setLogLevel(config.logLevel);
-  gateway = createGateway(config);
 } catch (error) {
   if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
+  throw error;
+}
+setLogLevel(config.logLevel);
+// The OpenTelemetry SDK is loaded only when traces are on: off, no module is loaded and no subscriber runs.
+const tracing = config.tracing === undefined ? undefined : (await import("./tracing.ts")).startTracing(config.tracing);
+let gateway: Gateway;
+try {
+  gateway = createGateway(config, { subscribers: tracing === undefined ? [] : [tracing.subscriber] });
+} catch (error) {
+  if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`); // GATEWAY_DISCOVERY outside a pod
   throw error;
 }
 gateway.start(); // load scraping and Kubernetes discovery, off the request path
@@ -52,6 +59,9 @@ const server = Deno.serve({
       rate_limiter: config.redisUrl ? "redis" : "memory",
       auth: config.authEnabled ? `${config.apiKeys.length} key(s)` : "off",
       upstream_client: config.upstreamClient,
+      tracing: config.tracing === undefined
+        ? "off"
+        : { endpoint: config.tracing.endpoint, protocol: config.tracing.protocol, sampler: config.tracing.sampler },
     });
   },
 }, gateway.handle);
@@ -84,6 +94,8 @@ async function drain(signal: "SIGTERM" | "SIGINT"): Promise<void> {
   const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
   log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
   await gateway.close();
+  // The spans of the last requests are still queued: export them before exiting (bounded by the export timeout).
+  await tracing?.shutdown().catch((error) => log("warn", "trace flush failed", { error: String(error) }));
   flushLogs();
   Deno.exit(0);
 }

@@ -44,8 +44,8 @@ export class Metrics {
   });
   readonly rateLimited = new Counter({
     name: "nexus_rate_limited_total",
-    help: "Requests refused with 429, by key name.",
-    labelNames: ["key"] as const,
+    help: "Requests refused with 429, by key name and the budget that refused (requests|tokens|tokens_per_day).",
+    labelNames: ["key", "limit"] as const,
     registers: [this.registry],
   });
   readonly upstreamErrors = new Counter({

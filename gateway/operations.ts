@@ -11,10 +11,23 @@ export interface UsageFormat {
   readonly output: RegExp | undefined;
 }
 
+/** How an operation counts against a key's token budgets (README, "Token budgets"). */
+export interface TokenCost {
+  /** The answer has generated (output) tokens: a completion is reserved besides the prompt. */
+  readonly generates: boolean;
+  /** The request members that cap the output, the first one present wins (`max_completion_tokens`, `max_tokens`). */
+  readonly maxOutput: readonly string[];
+}
+
 /** One endpoint of the API. */
 export interface Operation {
   /** Short name for logs and metrics (`chat`, `embeddings`, ...); two paths may share one (`rerank`). */
   readonly name: string;
+  /**
+   * Its `gen_ai.operation.name` in traces: the OpenTelemetry GenAI conventions' name where they have one (`chat`,
+   * `text_completion`, `embeddings`), else the operation's own name.
+   */
+  readonly genAiOperation: string;
   /** The path clients call (always POST). */
   readonly path: string;
   /** The path appended to an upstream's base URL. */
@@ -37,6 +50,8 @@ export interface Operation {
   readonly prompt: readonly string[];
   /** A JSON member the request must carry besides `model`, checked before routing (`list`: a non-empty array). */
   readonly requires?: { readonly member: string; readonly list: boolean };
+  /** How it counts against token budgets; undefined: it does not (tokenize, detokenize run no model). */
+  readonly tokenCost: TokenCost | undefined;
 }
 
 /** A usage format from the names of its counts. */
@@ -51,10 +66,20 @@ const COMPLETION_USAGE = usage("prompt_tokens", "completion_tokens");
 const TOKEN_USAGE = usage("input_tokens", "output_tokens");
 const PROMPT_USAGE = usage("prompt_tokens");
 
+/** Chat: OpenAI's `max_completion_tokens` supersedes the older `max_tokens` (vLLM reads them the same way). */
+const CHAT_COST: TokenCost = { generates: true, maxOutput: ["max_completion_tokens", "max_tokens"] };
+const COMPLETION_COST: TokenCost = { generates: true, maxOutput: ["max_tokens"] };
+const RESPONSE_COST: TokenCost = { generates: true, maxOutput: ["max_output_tokens"] };
+/** Embeddings, rerank, score: the prompt only. */
+const INPUT_COST: TokenCost = { generates: false, maxOutput: [] };
+/** Audio: a multipart form, no cap to read; the completion reserved is the default. */
+const AUDIO_COST: TokenCost = { generates: true, maxOutput: [] };
+
 /** Every operation, in the order the README lists them. */
 export const OPERATIONS: readonly Operation[] = [
   {
     name: "chat",
+    genAiOperation: "chat",
     path: "/v1/chat/completions",
     upstreamPath: "/v1/chat/completions",
     modelIn: "json",
@@ -63,9 +88,11 @@ export const OPERATIONS: readonly Operation[] = [
     prompt: ["messages"],
     askStreamUsage: true,
     requires: { member: "messages", list: true },
+    tokenCost: CHAT_COST,
   },
   {
     name: "completions",
+    genAiOperation: "text_completion",
     path: "/v1/completions",
     upstreamPath: "/v1/completions",
     modelIn: "json",
@@ -74,9 +101,11 @@ export const OPERATIONS: readonly Operation[] = [
     prompt: ["prompt"],
     askStreamUsage: true,
     requires: { member: "prompt", list: false },
+    tokenCost: COMPLETION_COST,
   },
   {
     name: "embeddings",
+    genAiOperation: "embeddings",
     path: "/v1/embeddings",
     upstreamPath: "/v1/embeddings",
     modelIn: "json",
@@ -84,9 +113,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: PROMPT_USAGE,
     prompt: ["input"],
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "responses",
+    genAiOperation: "chat",
     path: "/v1/responses",
     upstreamPath: "/v1/responses",
     modelIn: "json",
@@ -94,9 +125,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: TOKEN_USAGE,
     prompt: ["instructions", "input"],
     askStreamUsage: false,
+    tokenCost: RESPONSE_COST,
   },
   {
     name: "rerank",
+    genAiOperation: "rerank",
     path: "/v1/rerank",
     upstreamPath: "/v1/rerank",
     modelIn: "json",
@@ -104,9 +137,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: PROMPT_USAGE,
     prompt: ["query"],
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "rerank",
+    genAiOperation: "rerank",
     path: "/v2/rerank",
     upstreamPath: "/v2/rerank",
     modelIn: "json",
@@ -114,9 +149,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: PROMPT_USAGE,
     prompt: ["query"],
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "score",
+    genAiOperation: "score",
     path: "/v1/score",
     upstreamPath: "/v1/score",
     modelIn: "json",
@@ -124,9 +161,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: PROMPT_USAGE,
     prompt: ["text_1"],
     askStreamUsage: false,
+    tokenCost: INPUT_COST,
   },
   {
     name: "tokenize",
+    genAiOperation: "tokenize",
     path: "/tokenize",
     upstreamPath: "/tokenize",
     modelIn: "json",
@@ -134,9 +173,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: undefined,
     prompt: ["messages", "prompt"],
     askStreamUsage: false,
+    tokenCost: undefined,
   },
   {
     name: "detokenize",
+    genAiOperation: "detokenize",
     path: "/detokenize",
     upstreamPath: "/detokenize",
     modelIn: "json",
@@ -144,9 +185,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: undefined,
     prompt: [],
     askStreamUsage: false,
+    tokenCost: undefined,
   },
   {
     name: "transcriptions",
+    genAiOperation: "transcriptions",
     path: "/v1/audio/transcriptions",
     upstreamPath: "/v1/audio/transcriptions",
     modelIn: "form",
@@ -154,9 +197,11 @@ export const OPERATIONS: readonly Operation[] = [
     usage: TOKEN_USAGE,
     prompt: [],
     askStreamUsage: false,
+    tokenCost: AUDIO_COST,
   },
   {
     name: "translations",
+    genAiOperation: "translations",
     path: "/v1/audio/translations",
     upstreamPath: "/v1/audio/translations",
     modelIn: "form",
@@ -164,6 +209,7 @@ export const OPERATIONS: readonly Operation[] = [
     usage: TOKEN_USAGE,
     prompt: [],
     askStreamUsage: false,
+    tokenCost: AUDIO_COST,
   },
 ];
 

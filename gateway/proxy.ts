@@ -4,7 +4,7 @@
  * aborts and timeouts. Each moment of the request (attempt, failure, first byte, usage, end) is reported to its
  * Exchange.
  */
-import { type BodyEnd, BodyObserver, type BodyOwner, TAIL_BYTES, usageFrom } from "./body_observer.ts";
+import { type BodyEnd, BodyObserver, type BodyOwner, modelFrom, TAIL_BYTES, usageFrom } from "./body_observer.ts";
 import { type Deadline, Deadlines, Timeout } from "./deadlines.ts";
 import type { Endpoint } from "./endpoint_set.ts";
 import { errorResponse, HttpError, upstreamErrorBody } from "./errors.ts";
@@ -95,8 +95,9 @@ class Forwarding implements Deadline, BodyOwner, PickRequest {
     this.req.exchange.end(status, error);
   }
 
-  /** Reports the answer's usage, when it had any. */
+  /** Reports the answer's usage, when it had any (and notes the model it names). */
   usage(usage: Usage): void {
+    if (usage.model !== undefined) this.req.exchange.responseModel = usage.model;
     if (usage.promptTokens !== undefined || usage.completionTokens !== undefined) {
       this.req.exchange.usage(usage.promptTokens, usage.completionTokens);
     }
@@ -285,8 +286,11 @@ export class Proxy {
     }
     const format = exchange.operation!.usage;
     if (format !== undefined) {
-      const tail = bytes.byteLength > TAIL_BYTES ? bytes.subarray(bytes.byteLength - TAIL_BYTES) : bytes;
-      forwarding.usage(usageFrom(decoder.decode(tail), format));
+      const long = bytes.byteLength > TAIL_BYTES;
+      const usage = usageFrom(decoder.decode(long ? bytes.subarray(bytes.byteLength - TAIL_BYTES) : bytes), format);
+      // A long chat answer names its model at the start, before the choices.
+      if (long && usage.promptTokens !== undefined) usage.model ??= modelFrom(decoder.decode(bytes.subarray(0, 512)));
+      forwarding.usage(usage);
     }
     forwarding.end(response.status);
     return new Response(bytes, { status: response.status, headers });

@@ -172,6 +172,8 @@ export class Exchange {
   inputTokens: number | undefined;
   /** Output (completion) tokens from the answer's usage. */
   outputTokens: number | undefined;
+  /** The model the answer names (read with its usage; set before `usage` is emitted). */
+  responseModel: string | undefined;
   /** The status the client got (499: it left before the end); set by `end`. */
   status = 0;
   /** Why the request failed, for the log line. */

@@ -9,6 +9,7 @@ import { setLogLevel } from "./log.ts";
 import type { Attempt, Exchange, LifecycleSubscriber } from "./request_lifecycle.ts";
 import { createGateway, type Gateway } from "./server.ts";
 import type { UpstreamClient } from "./upstream_client.ts";
+import { CHAT_STREAM as STREAM, chatAnswer as answer, sseBody as sse } from "../tests/support/fake_upstream.ts";
 
 setLogLevel("error");
 
@@ -73,24 +74,6 @@ function chat(body: Record<string, unknown>, init: { key?: string; signal?: Abor
   });
 }
 
-const USAGE = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
-const answer = () => Response.json({ object: "chat.completion", choices: [], usage: USAGE });
-/** A body giving one chunk per read, then closing, or failing as a reset connection does. */
-const sse = (chunks: string[], end?: "error") => {
-  let next = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (next < chunks.length) controller.enqueue(encoder.encode(chunks[next++]));
-      else if (end === "error") controller.error(new Error("connection reset"));
-      else controller.close();
-    },
-  });
-};
-const STREAM = [
-  'data: {"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}\n\n',
-  `data: {"choices":[],"usage":${JSON.stringify(USAGE)}}\n\n`,
-  "data: [DONE]\n\n",
-];
 /** An upstream that never answers: it waits for the abort of its request. */
 const silent: Post = (_url, init) =>
   new Promise((_resolve, reject) => init.signal.addEventListener("abort", () => reject(init.signal.reason)));

@@ -19,10 +19,11 @@ import { RequestMetrics } from "./request_metrics.ts";
 import { askForUsage } from "./stream_usage.ts";
 import { fetchClient, type UpstreamClient } from "./upstream_client.ts";
 import { PoolClient } from "./upstream_pool.ts";
-import { MemoryRateLimiter, type RateDecision, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
+import { type LimitDecision, MemoryRateLimiter, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { Router } from "./router.ts";
 import { endpointRelease, UpstreamEndpoints, type UpstreamTarget } from "./upstream_endpoints.ts";
+import { reserveTokens, smallestTokenBudget, TokenBudgets, tooLargeError } from "./token_budget.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
@@ -57,6 +58,7 @@ export class Gateway {
   readonly #catalog: ModelCatalog;
   readonly #client: UpstreamClient;
   readonly #lifecycle = new Lifecycle();
+  readonly #budgets: TokenBudgets;
   readonly #sessionHeader: string | undefined;
   #draining = false;
 
@@ -65,10 +67,24 @@ export class Gateway {
     this.config = config;
     this.metrics = metrics;
     this.limiter = parts.limiter;
-    this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymousRpm: config.rateLimitRpm });
+    const anonymous = {
+      rpm: config.rateLimitRpm,
+      tpm: config.rateLimitTpm,
+      tokensPerDay: config.rateLimitTokensPerDay,
+    };
+    this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymous });
     this.#lifecycle.subscribe(new RequestMetrics(metrics));
     this.#lifecycle.subscribe(new RequestLog());
     this.#lifecycle.subscribe(endpointRelease);
+    this.#budgets = new TokenBudgets(this.limiter, {
+      onError: (error, exchange) => {
+        metrics.redisErrors.inc();
+        logRedisError(error, { failMode: config.rateLimitFail, requestId: exchange.requestId });
+      },
+    });
+    const keys = config.authEnabled ? config.apiKeys : [anonymous];
+    // Settling reservations at `end` only when some key has a token budget: others cost nothing.
+    if (keys.some((k) => k.tpm > 0 || k.tokensPerDay > 0)) this.#lifecycle.subscribe(this.#budgets);
     for (const subscriber of parts.subscribers ?? []) this.#lifecycle.subscribe(subscriber);
     const upstreams = this.upstreams = new UpstreamEndpoints(config, { metrics, kubeApi: parts.kubeApi });
     this.#router = new Router(config, { target: (name, picker) => upstreams.target(name, picker) });
@@ -226,7 +242,7 @@ export class Gateway {
       });
     }
     exchange.routed = true;
-    await this.#limit(identity, { headers, requestId: exchange.requestId });
+    await this.#limit(identity, { headers, exchange, bodyBytes: body.byteLength });
 
     const upstreamHeaders: Array<[string, string]> = [
       ["x-request-id", exchange.requestId],
@@ -252,15 +268,36 @@ export class Gateway {
     });
   }
 
-  async #limit(identity: KeyIdentity, ctx: { headers: Headers; requestId: string }): Promise<void> {
-    if (identity.rpm <= 0) return;
-    let decision: RateDecision;
+  /**
+   * Admits the request against its key's budgets in one limiter call: one request, plus the tokens it reserves when
+   * the key has a token budget and the operation counts tokens. The reservation is settled at `end` (TokenBudgets).
+   */
+  async #limit(identity: KeyIdentity, ctx: { headers: Headers; exchange: Exchange; bodyBytes: number }): Promise<void> {
+    const { exchange } = ctx;
+    const cost = exchange.operation!.tokenCost;
+    const reserves = identity.tokenBudget && cost !== undefined;
+    let tokens = 0;
+    if (reserves) {
+      const budget = smallestTokenBudget(identity);
+      const reservation = reserveTokens(cost, {
+        bodyBytes: ctx.bodyBytes,
+        fields: exchange.fields,
+        defaultMaxTokens: this.config.rateLimitDefaultMaxTokens,
+        budget,
+      });
+      if (reservation.total > budget) {
+        this.metrics.rateLimited.labels(identity.name, budget === identity.tpm ? "tokens" : "tokens_per_day").inc();
+        throw tooLargeError(reservation, identity);
+      }
+      tokens = reservation.total;
+    } else if (identity.rpm <= 0) return;
+    let decision: LimitDecision;
     try {
-      const answer = this.limiter.check(identity.name, identity.rpm);
+      const answer = this.limiter.admit(identity, tokens);
       decision = answer instanceof Promise ? await answer : answer; // the in-memory limiter answers at once
     } catch (error) {
       this.metrics.redisErrors.inc();
-      logRedisError(error, { failMode: this.config.rateLimitFail, requestId: ctx.requestId });
+      logRedisError(error, { failMode: this.config.rateLimitFail, requestId: exchange.requestId });
       if (this.config.rateLimitFail === "open") return;
       throw new HttpError(503, "Rate limiting is unavailable; try again shortly.", {
         code: "rate_limiter_unavailable",
@@ -269,12 +306,30 @@ export class Gateway {
     }
     rateLimitHeaders(decision, ctx.headers);
     if (!decision.allowed) {
-      this.metrics.rateLimited.labels(identity.name).inc();
-      throw new HttpError(429, `Rate limit reached: ${decision.limit} requests per minute for this key.`, {
-        code: "rate_limit_exceeded",
-      });
+      const refusal = refusalOf(decision, tokens);
+      this.metrics.rateLimited.labels(identity.name, refusal.limit).inc();
+      throw new HttpError(429, refusal.message, { code: "rate_limit_exceeded" });
     }
+    if (reserves) this.#budgets.hold(exchange, { key: identity, tokens });
   }
+}
+
+/** Which budget refused a request (the first that did), for the metric's label and the error message. */
+function refusalOf(decision: LimitDecision, tokens: number): { limit: string; message: string } {
+  const { requests, tokens: perMinute, tokensPerDay } = decision;
+  if (requests !== undefined && !requests.allowed) {
+    return {
+      limit: "requests",
+      message: `Rate limit reached: ${requests.limit} requests per minute for this key.`,
+    };
+  }
+  const perDay = perMinute === undefined || perMinute.allowed;
+  const state = perDay ? tokensPerDay! : perMinute;
+  return {
+    limit: perDay ? "tokens_per_day" : "tokens",
+    message: `Rate limit reached: ${state.limit} tokens per ${perDay ? "day" : "minute"} for this key; ` +
+      `this request reserves ${tokens} tokens and ${state.remaining} are left.`,
+  };
 }
 
 let lastRedisLog = -Infinity;

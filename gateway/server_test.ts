@@ -13,7 +13,8 @@ Deno.test("ready: not while draining, nor while the limiter is down with GATEWAY
   const env = { GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1", GATEWAY_API_KEYS: "k" };
   let usable = true;
   const limiter = {
-    check: () => Promise.reject(new Error("down")),
+    admit: () => Promise.reject(new Error("down")),
+    adjust: () => Promise.reject(new Error("down")),
     usable: () => usable,
     close: () => Promise.resolve(),
   };

@@ -77,6 +77,34 @@ const routing = z.strictObject({
   ),
 }).prefault({}).describe("Per-pod routing inside each upstream.");
 
+const otel = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Export OpenTelemetry traces: a server span per request and a client span per upstream attempt, OTLP over HTTP.",
+  ),
+  endpoint: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default("").describe(
+    "The collector's OTLP/HTTP base URL, e.g. http://otel-collector.observability:4318 " +
+      "(OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces is appended). Required when enabled.",
+  ),
+  protocol: z.enum(["http/protobuf", "http/json"]).default("http/protobuf").describe(
+    "OTLP encoding (OTEL_EXPORTER_OTLP_PROTOCOL). gRPC is not supported.",
+  ),
+  samplingRatio: z.number().min(0).max(1).default(1).describe(
+    "Share of new traces recorded (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG); " +
+      "a request whose traceparent says sampled or not follows its caller.",
+  ),
+  serviceName: z.string().default("nexus-gateway").describe("The traces' service.name (OTEL_SERVICE_NAME)."),
+  resourceAttributes: stringMap(
+    "More resource attributes (OTEL_RESOURCE_ATTRIBUTES), e.g. deployment.environment.name: prod.",
+  ),
+  headersSecret: z.strictObject({
+    name: z.string().default("").describe("Secret name; empty: no headers."),
+    key: z.string().default("OTEL_EXPORTER_OTLP_HEADERS").describe("Key of the headers in the Secret."),
+  }).prefault({}).describe(
+    "Export headers for a collector that wants credentials (OTEL_EXPORTER_OTLP_HEADERS, key=value pairs separated " +
+      "by commas, values percent-encoded), read from a Secret so they stay out of values and ConfigMaps.",
+  ),
+}).prefault({}).describe("OpenTelemetry traces of the gateway (README, Tracing).");
+
 /** The gateway's values. */
 export const gateway = z.strictObject({
   image: image("ghcr.io/nexus-llm/nexus-gateway", "", "Gateway image (gateway/Dockerfile)."),
@@ -145,10 +173,16 @@ export const gateway = z.strictObject({
   existingSecret: z.string().default("").describe("Use this Secret for the keys instead (key GATEWAY_API_KEYS)."),
   rateLimit: z.strictObject({
     rpm: z.int().min(1).default(600).describe("Requests per minute per key (GATEWAY_RATE_LIMIT_RPM)."),
+    tpm: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per minute per key; 0: no token budget (GATEWAY_RATE_LIMIT_TPM).",
+    ),
+    tokensPerDay: z.int().min(0).default(0).describe(
+      "Tokens (prompt + completion) per day per key; 0: no daily quota (GATEWAY_RATE_LIMIT_TOKENS_PER_DAY).",
+    ),
     failMode: z.enum(["open", "closed"]).default("open").describe(
       "When Redis is down: open admits, closed refuses (GATEWAY_RATE_LIMIT_FAIL).",
     ),
-  }).prefault({}).describe("Per-key rate limit, shared by all replicas through Redis."),
+  }).prefault({}).describe("Per-key request and token budgets, shared by all replicas through Redis."),
   drainDelaySeconds: z.int().min(0).default(5).describe(
     "Seconds a terminating gateway keeps serving (not ready, Connection: close) while Kubernetes removes it from " +
       "Service endpoints and load balancers (GATEWAY_DRAIN_DELAY_SECONDS).",
@@ -160,6 +194,7 @@ export const gateway = z.strictObject({
   env: stringMap(
     "Extra environment variables (other GATEWAY_* settings); the ones the chart sets from values are refused.",
   ),
+  otel,
   ...containerExtras("gateway"),
   probes: z.strictObject({
     liveness: probeTimings({ periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }, "Liveness (/health)."),

@@ -54,6 +54,18 @@ const cases: RenderCase[] = [
   { values: { gateway: { expose: { mode: "ingress", ingress: { tls: { enabled: true } } } } } },
   {
     values: {
+      gateway: {
+        otel: {
+          enabled: true,
+          endpoint: "http://otel:4318",
+          headersSecret: { name: "otel" },
+          resourceAttributes: { a: "b" },
+        },
+      },
+    },
+  },
+  {
+    values: {
       networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { team: "monitoring" } } }] },
       serviceMonitor: { enabled: true },
       grafanaDashboard: { enabled: true },

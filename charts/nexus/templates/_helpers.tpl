@@ -375,13 +375,15 @@ to one of the Service's ready pods, found through its EndpointSlices.
 
 {{/* The variables the chart sets on the gateway, as JSON: name -> the values that control it. */}}
 {{- define "nexus.gatewayManagedEnv" -}}
-{{- dict
+{{- $managed := dict
   "GATEWAY_PORT" "gateway.port"
   "GATEWAY_METRICS_PORT" "gateway.metricsPort"
   "GATEWAY_UPSTREAMS" "workers and gateway.externalUpstreams"
   "GATEWAY_DEFAULT_UPSTREAM" "gateway.defaultUpstream"
   "GATEWAY_ROUTE_POLICIES" "gateway.routePolicies"
   "GATEWAY_RATE_LIMIT_RPM" "gateway.rateLimit.rpm"
+  "GATEWAY_RATE_LIMIT_TPM" "gateway.rateLimit.tpm"
+  "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY" "gateway.rateLimit.tokensPerDay"
   "GATEWAY_RATE_LIMIT_FAIL" "gateway.rateLimit.failMode"
   "GATEWAY_DRAIN_DELAY_SECONDS" "gateway.drainDelaySeconds"
   "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
@@ -395,7 +397,13 @@ to one of the Service's ready pods, found through its EndpointSlices.
   "GATEWAY_PREFIX_MIN_MATCH" "gateway.routing.prefix.minMatch"
   "GATEWAY_SESSION_HEADER" "gateway.routing.sessionHeader"
   "GATEWAY_DISCOVERY" "gateway.routing.discovery"
-  | toJson -}}
+-}}
+{{- if .Values.gateway.otel.enabled -}}
+{{- range $key := list "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_EXPORTER_OTLP_PROTOCOL" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "OTEL_TRACES_SAMPLER" "OTEL_TRACES_SAMPLER_ARG" "OTEL_EXPORTER_OTLP_HEADERS" -}}
+{{- $_ := set $managed $key "gateway.otel" -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $managed -}}
 {{- end -}}
 
 {{/* gateway.env, refused where it would repeat a variable the chart sets or put a secret in the ConfigMap. */}}
@@ -407,6 +415,32 @@ to one of the Service's ready pods, found through its EndpointSlices.
 {{- end -}}
 {{- end -}}
 {{- toYaml .Values.gateway.env -}}
+{{- end -}}
+
+{{/*
+The gateway's OpenTelemetry variables (ConfigMap data) when gateway.otel.enabled: endpoint, protocol, sampler,
+service name and resource attributes (key=value, values percent-encoded). Headers come from a Secret (the Deployment).
+*/}}
+{{- define "nexus.otelEnv" -}}
+{{- with .Values.gateway.otel }}
+{{- if .enabled }}
+{{- if not (regexMatch "^https?://" .endpoint) }}
+{{- fail "gateway.otel.endpoint: set the collector's OTLP/HTTP URL (http:// or https://, e.g. http://otel-collector:4318) when gateway.otel.enabled is true" }}
+{{- end }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .endpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .protocol | quote }}
+OTEL_TRACES_SAMPLER: "parentbased_traceidratio"
+OTEL_TRACES_SAMPLER_ARG: {{ .samplingRatio | toString | quote }}
+OTEL_SERVICE_NAME: {{ .serviceName | quote }}
+{{- with .resourceAttributes }}
+{{- $pairs := list }}
+{{- range $key, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $key (urlquery $value | replace "+" "%20")) }}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $pairs | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Names of the gateway's Secret and the key that holds the API keys. */}}
