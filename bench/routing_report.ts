@@ -192,7 +192,7 @@ export function routingSection(
   ).join("\n\n");
   return `Measured ${routing.startedAt} – ${routing.finishedAt}; load average ${routing.loadAverage.start} at the start, ${routing.loadAverage.end} at the end.
 Run alone: \`deno task bench --suites=routing\` (about ${
-    Math.ceil(routing.runs.length * (options.warmupSeconds + options.seconds + 10) / 60)
+    Math.ceil(routing.runs.length * (options.warmupSeconds + options.seconds + 5) / 60)
   } minutes; the other sections of this file are kept).
 
 ${goals}
