@@ -4,11 +4,15 @@
  * lifecycle and its subscribers, the proxy, the response body). Run: `deno bench -A bench/gateway_handle_bench.ts`.
  * The request log line is off (GATEWAY_LOG_LEVEL=warn) so stdout writes do not swamp the numbers; metrics are on.
  * The "budgets" group compares a key with a requests budget only against one that also has a token budget (reserve at
- * admission, settle at the end), both on the in-memory limiter.
+ * admission, settle at the end), both on the in-memory limiter. The "redis limiter" group runs the requests budget on a
+ * real redis-server: one script call per request (GATEWAY_RATE_LIMIT_LEASE_MS=0) against leases (the default), one
+ * request at a time, so a call's round trip is in the time per request.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
 import { createGateway } from "../gateway/server.ts";
+import { RedisRateLimiter } from "../gateway/rate_limit_redis.ts";
+import { startRedis } from "../tests/support/process.ts";
 
 const encoder = new TextEncoder();
 const chatAnswer = encoder.encode(JSON.stringify({
@@ -111,6 +115,39 @@ for (
         new Request("http://gw/v1/chat/completions", {
           method: "POST",
           headers: { "x-api-key": key as string },
+          body: chatBody,
+        }),
+      );
+      await response.arrayBuffer();
+    },
+  });
+}
+
+const redis = await startRedis();
+globalThis.addEventListener("unload", () => redis.child.kill("SIGKILL"));
+for (const [name, leaseMs, baseline] of [["one call per request", "0", true], ["leases", "1000", false]] as const) {
+  const limited = createGateway(
+    loadConfig({
+      GATEWAY_UPSTREAMS: "a=http://127.0.0.1:1",
+      GATEWAY_DEFAULT_UPSTREAM: "a",
+      GATEWAY_API_KEYS: `redis-${leaseMs}`,
+      GATEWAY_RATE_LIMIT_RPM: "1000000000",
+      GATEWAY_RATE_LIMIT_LEASE_MS: leaseMs,
+      REDIS_URL: redis.url,
+    }),
+    { client },
+  );
+  await (limited.limiter as RedisRateLimiter).waitReady(10_000);
+  Deno.bench({
+    name: `chat completion, whole answer, Redis limiter, ${name}`,
+    group: "redis limiter",
+    baseline,
+    fn: async () => {
+      streamed = false;
+      const response = await limited.handle(
+        new Request("http://gw/v1/chat/completions", {
+          method: "POST",
+          headers: { "x-api-key": `redis-${leaseMs}` },
           body: chatBody,
         }),
       );
