@@ -55,7 +55,7 @@ for i = 1, buckets do
 end
 local function span(i, units) return units * window[i] / limit[i] end
 local function fits(i, units) return tat[i] + span(i, units) - window[i] - now <= tolerance end
-local want, room, granted, carried, recorded, leases, lease_id, record_ms = 0, 0, 0, 0, 0
+local want, room, granted, carried, recorded, live, leases, lease_id, record_ms = 0, 0, 0, 0, 0, 0
 if leased then
   local a = 3 * buckets + 3
   want = tonumber(ARGV[a])
@@ -63,7 +63,7 @@ if leased then
   lease_id, record_ms = ARGV[a + 4], tonumber(ARGV[a + 5])
   leases = KEYS[buckets + 1]
   local entries = redis.call('ZRANGE', leases, 0, -1, 'WITHSCORES')
-  local live, all, expired_at = 0, 0, nil
+  local all, expired_at = 0, nil
   for j = 1, #entries, 2 do
     local units, expiry = tonumber(string.match(entries[j], '^(%d+)|')), tonumber(entries[j + 1])
     all = all + units
@@ -110,7 +110,10 @@ for i = 1, buckets do
     tat[1] = tat[1] + span(1, granted)
     if recorded > 0 then
       redis.call('ZADD', leases, string.format('%.17g', now + record_ms), string.format('%d|%s', recorded, lease_id))
-      if redis.call('PTTL', leases) < record_ms then redis.call('PEXPIRE', leases, record_ms) end
+      -- kept until the units of its leases, counted spent at their expiry, would have refilled: a call in between
+      -- must still find an expired lease to charge it
+      local keep = math.ceil(record_ms + span(1, live + recorded))
+      if redis.call('PTTL', leases) < keep then redis.call('PEXPIRE', leases, keep) end
     end
     if tat[1] > now then
       redis.call('SET', KEYS[1], string.format('%.17g', tat[1]), 'PX', math.max(1, math.ceil(tat[1] - now)))
