@@ -1,10 +1,10 @@
 /**
- * Requests-per-minute leases (README, "Rate limits"): a replica takes a slice of a key's requests budget from Redis in
+ * Requests-per-minute leases (README, "Requests per minute across replicas"): a replica takes a slice of a key's requests budget from Redis in
  * one script call and admits requests from it locally, without a round trip; it gives back what it did not spend.
  *
  * Leased units are taken from the shared bucket when they are leased and stay taken until the lease is settled
  * (rate_limit_redis.ts, LIMIT_LUA), so the bucket plus the units replicas hold unspent never exceed the limit: leases
- * never admit more than the budget, only sooner than the shared bucket would show it. Per key and replica:
+ * never admit more than the budget; they only make other replicas see less of it meanwhile. Per key and replica:
  * - at most one call owns the key's lease at a time (it settles the lease held and takes the next one); requests that
  *   find no unit left while it is in flight wait for it, up to the units it asked for beyond its own need, so a burst
  *   shares one call and no request waits for more than one round trip; requests beyond that call one by one;
