@@ -1,6 +1,7 @@
 /**
- * Requests-per-minute leases (README, "Requests per minute across replicas"): a replica takes a slice of a key's requests budget from Redis in
- * one script call and admits requests from it locally, without a round trip; it gives back what it did not spend.
+ * Requests-per-minute leases (README, "Requests per minute across replicas"): a replica takes a slice of a key's
+ * requests budget from Redis in one script call and admits requests from it locally, without a round trip; it gives
+ * back what it did not spend.
  *
  * Leased units are taken from the shared bucket when they are leased and stay taken until the lease is settled
  * (rate_limit_redis.ts, LIMIT_LUA), so the bucket plus the units replicas hold unspent never exceed the limit: leases
