@@ -30,8 +30,9 @@ import {
  * Leased units stay taken until their lease is settled or expires, however long ago they were leased: the requests
  * bucket never holds more than its limit less the units live leases hold, so what it holds plus what replicas hold
  * unspent never exceeds the limit. Settling gives back what the replica gives back and charges what it spent as of
- * now; an expired lease counts as spent when it expired. Then up to `want` units are granted (at least the cost, or the call is refused and
- * takes nothing); what the caller keeps beyond the cost, carried and granted, is recorded as the new lease.
+ * now; an expired lease counts as spent when it expired. Then up to `want` units are granted (at least the cost, or
+ * the call is refused and takes nothing); what the caller keeps beyond the cost, carried and granted, is recorded as
+ * the new lease.
  *
  * Returns {allowed, then per bucket: fits, remaining, reset_ms, retry_after_ms} for admit, followed for a leased
  * bucket by {granted, carried, recorded (units of the new lease, 0: none), next_ms (until one more unit fits)};
@@ -67,7 +68,11 @@ if leased then
   for j = 1, #entries, 2 do
     local units, expiry = tonumber(string.match(entries[j], '^(%d+)|')), tonumber(entries[j + 1])
     all = all + units
-    if expiry > now then live = live + units elseif expired_at == nil or expiry > expired_at then expired_at = expiry end
+    if expiry > now then
+      live = live + units
+    elseif expired_at == nil or expiry > expired_at then
+      expired_at = expiry
+    end
   end
   -- an expired lease was spent by its expiry; a live one holds its units now
   if expired_at ~= nil and tat[1] < expired_at + span(1, all) then tat[1] = expired_at + span(1, all) end
