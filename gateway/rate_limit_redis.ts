@@ -24,8 +24,9 @@ import {
  * this call does with them; anything else: no leases.
  * ARGV[3i], ARGV[3i+1], ARGV[3i+2]: bucket i's limit (units per window), window (ms) and cost (units; for the leased
  * bucket, the units needed at once: 1, or 0 to renew or return a lease).
- * Lease arguments: want (units to take at most, at least the cost), the id of the lease to settle (or ''), units of
- * it given back, units of it carried into the new lease, the new lease's id (or ''), and how long Redis keeps it (ms).
+ * Lease arguments, which a call for one unit leaves out: want (units to take at most, at least the cost), the id of the
+ * lease to settle (or ''), units of it given back, units of it carried into the new lease, the new lease's id (or ''),
+ * and how long Redis keeps it (ms).
  *
  * Leased units stay taken until their lease is settled or expires, however long ago they were leased: the requests
  * bucket never holds more than its limit less the units live leases hold, so what it holds plus what replicas hold
@@ -34,15 +35,16 @@ import {
  * the call is refused and takes nothing); what the caller keeps beyond the cost, carried and granted, is recorded as
  * the new lease.
  *
- * Returns {allowed, then per bucket: fits, remaining, reset_ms, retry_after_ms} for admit, followed for a leased
- * bucket by {granted, carried, recorded (units of the new lease, 0: none), next_ms (until one more unit fits)};
- * {1} for adjust.
+ * Returns {allowed, then per bucket: fits, remaining, reset_ms, retry_after_ms} for admit, followed when lease
+ * arguments were given by {granted, carried, recorded (units of the new lease, 0: none), next_ms (until one more unit
+ * fits)}; {1} for adjust.
  */
 export const LIMIT_LUA = `
 local tolerance = ${TOLERANCE_MS}
 local admit = ARGV[1] == 'admit'
 local leased = ARGV[2] == 'leased'
 local buckets = leased and #KEYS - 1 or #KEYS
+local lease_args = leased and #ARGV > 3 * buckets + 2
 local t = redis.call('TIME')
 -- milliseconds since 2023-11-14 (not 1970) keep sub-microsecond precision in a double
 local now = (tonumber(t[1]) - 1700000000) * 1000 + tonumber(t[2]) / 1000
@@ -54,51 +56,56 @@ for i = 1, buckets do
   local stored = tonumber(redis.call('GET', KEYS[i]))
   if stored == nil or stored < now then tat[i] = now else tat[i] = stored end
 end
-local function span(i, units) return units * window[i] / limit[i] end
-local function fits(i, units) return tat[i] + span(i, units) - window[i] - now <= tolerance end
-local want, room, granted, carried, recorded, live, leases, lease_id, record_ms = 0, 0, 0, 0, 0, 0
+local want, room, granted, carried, recorded, live, entries = 0, 0, 0, 0, 0, 0, {}
+local leases, lease_id, record_ms
 if leased then
-  local a = 3 * buckets + 3
-  want = tonumber(ARGV[a])
-  local settle, give_back, carry = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  lease_id, record_ms = ARGV[a + 4], tonumber(ARGV[a + 5])
+  local a, w, l = 3 * buckets + 3, window[1], limit[1]
+  want, lease_id, record_ms = cost[1], '', 0
+  if lease_args then want, lease_id, record_ms = tonumber(ARGV[a]), ARGV[a + 4], tonumber(ARGV[a + 5]) end
   leases = KEYS[buckets + 1]
-  local entries = redis.call('ZRANGE', leases, 0, -1, 'WITHSCORES')
-  local all, expired_at = 0, nil
-  for j = 1, #entries, 2 do
-    local units, expiry = tonumber(string.match(entries[j], '^(%d+)|')), tonumber(entries[j + 1])
-    all = all + units
-    if expiry > now then
-      live = live + units
-    elseif expired_at == nil or expiry > expired_at then
-      expired_at = expiry
+  entries = redis.call('ZRANGE', leases, 0, -1, 'WITHSCORES')
+  if #entries > 0 then
+    local settle, give_back, carry = '', 0, 0
+    if lease_args then settle, give_back, carry = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]) end
+    local all, expired_at = 0, nil
+    for j = 1, #entries, 2 do
+      local units, expiry = tonumber(string.match(entries[j], '^(%d+)|')), tonumber(entries[j + 1])
+      all = all + units
+      if expiry > now then
+        live = live + units
+      elseif expired_at == nil or expiry > expired_at then
+        expired_at = expiry
+      end
     end
-  end
-  -- an expired lease was spent by its expiry; a live one holds its units now
-  if expired_at ~= nil and tat[1] < expired_at + span(1, all) then tat[1] = expired_at + span(1, all) end
-  if tat[1] < now + span(1, live) then tat[1] = now + span(1, live) end
-  for j = 1, #entries, 2 do
-    local units, id = string.match(entries[j], '^(%d+)|(.*)$')
-    units = tonumber(units)
-    if tonumber(entries[j + 1]) <= now then
-      redis.call('ZREM', leases, entries[j])
-    elseif id == settle then
-      redis.call('ZREM', leases, entries[j])
-      live = live - units
-      give_back = math.min(give_back, units)
-      carried = math.min(carry, units - give_back)
-      tat[1] = tat[1] - span(1, give_back)
+    -- an expired lease was spent by its expiry; a live one holds its units now
+    if expired_at ~= nil and tat[1] < expired_at + all * w / l then tat[1] = expired_at + all * w / l end
+    if tat[1] < now + live * w / l then tat[1] = now + live * w / l end
+    for j = 1, #entries, 2 do
+      local units, id = string.match(entries[j], '^(%d+)|(.*)$')
+      units = tonumber(units)
+      if tonumber(entries[j + 1]) <= now then
+        redis.call('ZREM', leases, entries[j])
+      elseif id == settle then
+        redis.call('ZREM', leases, entries[j])
+        live = live - units
+        give_back = math.min(give_back, units)
+        carried = math.min(carry, units - give_back)
+        tat[1] = tat[1] - give_back * w / l
+      end
     end
+    if tat[1] < now + (live + carried) * w / l then tat[1] = now + (live + carried) * w / l end
   end
-  if tat[1] < now + span(1, live + carried) then tat[1] = now + span(1, live + carried) end
   -- the most of want that fits (the estimate is off by a float rounding step at most)
-  room = math.max(0, math.min(want, math.floor((window[1] - (tat[1] - now)) * limit[1] / window[1])))
-  while room < want and fits(1, room + 1) do room = room + 1 end
-  while room > 0 and not fits(1, room) do room = room - 1 end
+  local t1 = tat[1]
+  room = math.floor((w - (t1 - now)) * l / w)
+  if room > want then room = want end
+  if room < 0 then room = 0 end
+  while room < want and t1 + (room + 1) * w / l - w - now <= tolerance do room = room + 1 end
+  while room > 0 and t1 + room * w / l - w - now > tolerance do room = room - 1 end
 end
 local allowed = 1
 for i = 1, buckets do
-  nxt[i] = tat[i] + span(i, cost[i])
+  nxt[i] = tat[i] + cost[i] * window[i] / limit[i]
   if leased and i == 1 then
     if room < cost[1] then allowed = 0 end
   elseif admit and nxt[i] - window[i] - now > tolerance then
@@ -112,15 +119,16 @@ for i = 1, buckets do
     if allowed == 1 then granted = room end
     recorded = carried + granted
     if lease_id == '' or recorded <= (allowed == 1 and cost[1] or 0) then recorded = 0 end
-    tat[1] = tat[1] + span(1, granted)
+    tat[1] = tat[1] + granted * window[1] / limit[1]
     if recorded > 0 then
       redis.call('ZADD', leases, string.format('%.17g', now + record_ms), string.format('%d|%s', recorded, lease_id))
       -- kept until the units of its leases, counted spent at their expiry, would have refilled: a call in between
       -- must still find an expired lease to charge it
-      local keep = math.ceil(record_ms + span(1, live + recorded))
+      local keep = math.ceil(record_ms + (live + recorded) * window[1] / limit[1])
       if redis.call('PTTL', leases) < keep then redis.call('PEXPIRE', leases, keep) end
     end
-    if tat[1] > now then
+    if granted == 0 and #entries == 0 then -- unchanged
+    elseif tat[1] > now then
       redis.call('SET', KEYS[1], string.format('%.17g', tat[1]), 'PX', math.max(1, math.ceil(tat[1] - now)))
     else
       redis.call('DEL', KEYS[1])
@@ -141,8 +149,8 @@ for i = 1, buckets do
     out[#out + 1] = late > tolerance and math.ceil(late) or 0
   end
 end
-if leased then
-  local next_late = tat[1] + span(1, 1) - window[1] - now
+if lease_args then
+  local next_late = tat[1] + window[1] / limit[1] - window[1] - now
   out[#out + 1] = granted
   out[#out + 1] = carried
   out[#out + 1] = recorded
@@ -174,8 +182,8 @@ function replyDecision(reply: number[], ctx: { at: number; limit: number }): Rat
   };
 }
 
-/** A request's own call: one unit, no lease. */
-const ONE_REQUEST = { want: 1, settle: "", giveBack: 0, carry: 0, lease: "", recordMs: 0 } as const;
+/** A request's own call: one unit, no lease (the script's lease arguments left out). */
+const ONE_REQUEST: LeaseCall = { need: 1, want: 1, settle: "", giveBack: 0, carry: 0, lease: "", recordMs: 0 };
 
 /** Options of the Redis limiter. */
 export interface RedisLimiterOptions extends Windows {
@@ -236,7 +244,7 @@ export class RedisRateLimiter implements RateLimiter {
     const tpd = tokens !== 0 && key.tokensPerDay > 0;
     const decision: LimitDecision = { allowed: true, requests: undefined, tokens: undefined, tokensPerDay: undefined };
     if (!rpm && !tpm && !tpd) return decision;
-    const reply = await this.#script(key, { rpm, tpm, tpd, tokens, lease: { ...ONE_REQUEST, need: 1 } });
+    const reply = await this.#script(key, { rpm, tpm, tpd, tokens, lease: ONE_REQUEST });
     decision.allowed = reply[0] === 1;
     let at = 1; // each bucket's four numbers follow `allowed`, in the order the buckets were passed
     if (rpm) {
@@ -286,7 +294,9 @@ export class RedisRateLimiter implements RateLimiter {
     if (rpm) argv.push(key.rpm, windowMs, lease?.need ?? 1);
     if (tpm) argv.push(key.tpm, windowMs, tokens);
     if (tpd) argv.push(key.tokensPerDay, dayMs, tokens);
-    if (leased) argv.push(lease.want, lease.settle, lease.giveBack, lease.carry, lease.lease, lease.recordMs);
+    if (leased && lease !== ONE_REQUEST) {
+      argv.push(lease.want, lease.settle, lease.giveBack, lease.carry, lease.lease, lease.recordMs);
+    }
     return this.#limit(...argv);
   }
 
