@@ -118,3 +118,78 @@ export function lineChartSvg(panels: Panel[], options: { xLabel: string; yLabel:
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
     `font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${body}\n${legend}\n${note}\n</svg>\n`;
 }
+
+/** One group of bars (a workload): one value per series, in series order (NaN: no bar). */
+export interface BarGroup {
+  label: string;
+  values: number[];
+}
+
+/** Grouped bars on a logarithmic y axis: one colour per series, a legend below, values written above the bars. */
+export function barChartSvg(
+  groups: BarGroup[],
+  options: { series: Array<{ name: string; color: string }>; title: string; yLabel: string; note?: string },
+): string {
+  const width = Math.max(WIDTH, MARGIN.left + MARGIN.right + groups.length * (options.series.length * 22 + 40));
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const ys = groups.flatMap((g) => g.values).filter((y) => Number.isFinite(y) && y > 0);
+  const legendH = 24 + (options.note ? 18 : 0);
+  const height = HEIGHT + legendH;
+  const parts: string[] = [
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-weight="bold">${escapeXml(options.title)}</text>`,
+  ];
+  if (ys.length > 0) {
+    const yMin = 10 ** Math.floor(Math.log10(Math.min(...ys)));
+    const yMax = 10 ** Math.ceil(Math.log10(Math.max(...ys)));
+    const sy = (y: number) => MARGIN.top + plotH - (Math.log(y / yMin) / Math.log(yMax / yMin)) * plotH;
+    parts.push(
+      `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
+    );
+    for (const y of logTicks(yMin, yMax)) {
+      parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${sy(y)}" y2="${sy(y)}" stroke="#eee"/>`);
+      parts.push(`<text x="${MARGIN.left - 6}" y="${sy(y) + 4}" text-anchor="end">${formatTick(y)}</text>`);
+    }
+    const groupW = plotW / groups.length;
+    const barW = Math.min(20, (groupW - 16) / options.series.length);
+    groups.forEach((group, g) => {
+      const left = MARGIN.left + g * groupW + (groupW - barW * options.series.length) / 2;
+      group.values.forEach((value, s) => {
+        if (!Number.isFinite(value) || value <= 0) return;
+        const x = left + s * barW;
+        const top = sy(value);
+        parts.push(
+          `<rect class="bar" x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW - 2).toFixed(1)}" ` +
+            `height="${(MARGIN.top + plotH - top).toFixed(1)}" fill="${options.series[s].color}"/>`,
+        );
+      });
+      parts.push(
+        `<text x="${MARGIN.left + g * groupW + groupW / 2}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${
+          escapeXml(group.label)
+        }</text>`,
+      );
+    });
+    parts.push(
+      `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${
+        escapeXml(options.yLabel)
+      }</text>`,
+    );
+  } else {
+    parts.push(`<text x="${width / 2}" y="${HEIGHT / 2}" text-anchor="middle">no data</text>`);
+  }
+  let x = MARGIN.left;
+  for (const item of options.series) {
+    parts.push(
+      `<rect x="${x}" y="${HEIGHT + 4}" width="12" height="12" fill="${item.color}"/>` +
+        `<text x="${x + 16}" y="${HEIGHT + 14}">${escapeXml(item.name)}</text>`,
+    );
+    x += 24 + item.name.length * 7;
+  }
+  if (options.note) {
+    parts.push(`<text x="${MARGIN.left}" y="${HEIGHT + 34}" fill="#555">${escapeXml(options.note)}</text>`);
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+    `font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${
+      parts.join("\n")
+    }\n</svg>\n`;
+}

@@ -1,7 +1,8 @@
 /** The exact command lines a bench run uses, with ports and scratch paths as placeholders, for BENCHMARKS.md. */
 
 import type { Plan } from "./plan.ts";
-import { litellmConfig, nexusEnv } from "./targets.ts";
+import { ROUTING_WORKERS, ROUTING_WORKLOADS, routingGatewayEnv, routingLoadCpus, workerEnv } from "./routing_suite.ts";
+import { litellmConfig, nexusEnv, tracingEnv } from "./targets.ts";
 
 /** Lists every command and config of a run in the order the suites use them. */
 export function benchCommands(plan: Plan): string[] {
@@ -32,6 +33,8 @@ export function benchCommands(plan: Plan): string[] {
     `${proxy} redis-server --bind 127.0.0.1 --port $REDIS_PORT --save '' --appendonly no`,
     "# targets (each alone on its core)",
     `${nexus} ${proxy} deno run -A gateway/main.ts    # nexus-memory`,
+    `${nexus} ${env(tracingEnv("http://127.0.0.1:$SINK_PORT"))} ${proxy} deno run -A gateway/main.ts    # nexus-traced`,
+    `${load} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # nexus-traced's OTLP sink: return 200 ''`,
     `${nexus} REDIS_URL='redis://127.0.0.1:$REDIS_PORT' ${proxy} deno run -A gateway/main.ts    # nexus-redis`,
     `PORT=$PORT UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT ${proxy} deno run -A bench/fetch_proxy.ts    # fetch-proxy`,
     `${proxy} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # upstream { keepalive 256; } proxy_http_version 1.1; proxy_buffering off`,
@@ -46,8 +49,42 @@ export function benchCommands(plan: Plan): string[] {
     ...plan.streamCounts.map((n) =>
       `${load} deno run -A bench/stream_client.ts request.json ${n} $TIMEOUT_MS ${plan.streamRampMs}`
     ),
+    ...routingCommands(plan, { proxy, env }),
     `redis-cli CONFIG RESETSTAT; (${
       plan.budget * 3
     } requests over ${plan.replicas} replicas, GATEWAY_RATE_LIMIT_RPM=${plan.budget}); redis-cli INFO commandstats`,
+  ];
+}
+
+/** The routing suite's commands: its workers, the Service stand-in, the gateway per picker, the load client. */
+function routingCommands(
+  plan: Plan,
+  ctx: { proxy: string; env: (vars: Record<string, string>) => string },
+): string[] {
+  const load = `taskset -c ${routingLoadCpus(plan)}`;
+  const workload = ROUTING_WORKLOADS[0];
+  const w = workload.worker;
+  const workers = Array.from({ length: ROUTING_WORKERS }, (_, i) => `http://127.0.0.1:$W${i + 1}`);
+  const worker = ctx.env({
+    WORKER_HOST: "127.0.0.1",
+    WORKER_PORT: "$W1",
+    WORKER_TTFT_MS: String(w.ttftMs),
+    WORKER_MAX_TOKENS: String(w.maxTokens),
+    ...workerEnv(workload, 0),
+    WORKER_DRAIN_DELAY_MS: "0",
+  });
+  const gateway = ctx.env({ ...nexusEnv({ port: 0, upstreamUrl: "" }), ...routingGatewayEnv("prefix", workers) })
+    .replace("GATEWAY_PORT='0'", "GATEWAY_PORT='$PORT'")
+    .replace("GATEWAY_PICKER='prefix'", "GATEWAY_PICKER=$PICKER");
+  return [
+    `# routing suite (${plan.routingWarmupSeconds} s warm-up + ${plan.routingSeconds} s measured per run; fresh workers each run)`,
+    `${worker} ${load} deno run -A worker/main.ts    # x${ROUTING_WORKERS}; slow-worker: the first with WORKER_TOKEN_DELAY_MS=${
+      ROUTING_WORKLOADS.find((l) => l.slowTokenDelayMs)?.slowTokenDelayMs
+    }`,
+    `${gateway} ${ctx.proxy} deno run -A gateway/main.ts    # PICKER: round_robin, least_request, load, prefix`,
+    `${load} deno run -A bench/tcp_balancer.ts $PORT ${
+      workers.map((u) => u.slice(7)).join(" ")
+    }    # one Service URL: GATEWAY_UPSTREAMS='mock=http://127.0.0.1:$PORT'`,
+    `${load} deno run -A bench/routing_client.ts load.json    # open loop; load.json: rate, warmupSeconds, seconds, seed, tenants, words`,
   ];
 }

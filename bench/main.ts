@@ -1,18 +1,23 @@
 /**
  * `deno task bench`: installs the bench tools, measures direct, Nexus (memory and Redis limiter), nginx and LiteLLM
- * side by side, and writes BENCHMARKS.md, bench/results/latest.json and bench/results/latency.svg.
- * Flags: --quick (smoke run, written under bench/results/raw/quick/), --rounds=N, --targets=a,b, --suites=a,b,
- * --worker-root=DIR / --gateway-root=DIR (benchmark another checkout), --report-only (re-render saved results).
+ * side by side, then Nexus's endpoint pickers (routing suite), and writes BENCHMARKS.md, bench/results/latest.json,
+ * bench/results/latency.svg and bench/results/routing.svg.
+ * Flags: --quick (smoke run, written under bench/results/raw/quick/), --rounds=N, --targets=a,b, --suites=a,b (the
+ * other suites' saved results are kept), --worker-root=DIR / --gateway-root=DIR (benchmark another checkout),
+ * --report-only (re-render saved results).
  */
 
 import { runCeilingSuite } from "./ceiling_suite.ts";
 import { describeMachine, describeVersions, loadAverage } from "./machine.ts";
-import { parsePlan } from "./plan.ts";
+import { parsePlan, SUITE_NAMES, type SuiteName } from "./plan.ts";
 import { ProcessGroup } from "./process_group.ts";
 import { runLatencySuite } from "./latency_suite.ts";
 import { runRateLimitSuite } from "./rate_limit_suite.ts";
 import { latencyChart, renderReport } from "./report.ts";
 import type { BenchResults } from "./results.ts";
+import { keepUnmeasured } from "./results_merge.ts";
+import { routingChart } from "./routing_report.ts";
+import { offeredRate, ROUTING_WORKLOADS, runRoutingSuite } from "./routing_suite.ts";
 import { startRedis } from "./services.ts";
 import { runStreamSuite } from "./stream_suite.ts";
 import type { SuiteContext, Tools } from "./suite_context.ts";
@@ -20,6 +25,7 @@ import { benchCommands } from "./commands.ts";
 import { tool } from "../tests/support/paths.ts";
 
 const repoRoot = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const SUITE_COUNT = SUITE_NAMES.length;
 
 /**
  * Raises this process's priority (children inherit it) so that other work on a shared machine disturbs the
@@ -38,6 +44,14 @@ async function installTools(): Promise<void> {
     .status;
   if (!status.success) throw new Error("scripts/install/bench_tools.sh failed");
 }
+
+/** Suites that need the bench tools (wrk, vegeta, nginx, LiteLLM, Redis); the routing suite runs Deno alone. */
+const TOOL_SUITES: readonly SuiteName[] = ["latency", "ceiling", "streaming", "rate-limit"];
+/** Suites that use the shared redis-server. */
+const REDIS_SUITES: readonly SuiteName[] = ["latency", "ceiling", "streaming"];
+
+/** No bench tools: what a run of the routing suite alone gets (their versions then read "unavailable"). */
+const NO_TOOLS: Tools = { wrk: "", vegeta: "", nginx: "", litellm: "", redisServer: "", redisCli: "" };
 
 function findTools(): Tools {
   return {
@@ -65,18 +79,33 @@ async function measure(ctx: SuiteContext): Promise<BenchResults> {
     ceiling: [],
     streaming: [],
     rateLimit: null,
+    routing: null,
+    measuredAt: Object.fromEntries(plan.suites.map((suite) => [suite, startedAt])),
     notes: ctx.notes,
   };
-  const redis = await startRedis(ctx.group, {
-    name: "redis",
-    redisServer: ctx.tools.redisServer,
-    cpus: plan.targetCpus,
-  });
-  if (plan.suites.includes("latency")) results.latency = await runLatencySuite(ctx, redis);
-  if (plan.suites.includes("ceiling")) results.ceiling = await runCeilingSuite(ctx, redis);
-  if (plan.suites.includes("streaming")) results.streaming = await runStreamSuite(ctx, redis);
-  await ctx.group.stop(redis.child);
+  if (plan.suites.some((suite) => REDIS_SUITES.includes(suite))) {
+    const redis = await startRedis(ctx.group, {
+      name: "redis",
+      redisServer: ctx.tools.redisServer,
+      cpus: plan.targetCpus,
+    });
+    if (plan.suites.includes("latency")) results.latency = await runLatencySuite(ctx, redis);
+    if (plan.suites.includes("ceiling")) results.ceiling = await runCeilingSuite(ctx, redis);
+    if (plan.suites.includes("streaming")) results.streaming = await runStreamSuite(ctx, redis);
+    await ctx.group.stop(redis.child);
+  }
   if (plan.suites.includes("rate-limit")) results.rateLimit = await runRateLimitSuite(ctx);
+  if (plan.suites.includes("routing")) {
+    const routingStart = { at: new Date().toISOString(), load: await loadAverage() };
+    const runs = await runRoutingSuite(ctx);
+    results.routing = {
+      startedAt: routingStart.at,
+      finishedAt: new Date().toISOString(),
+      loadAverage: { start: routingStart.load, end: await loadAverage() },
+      workloads: ROUTING_WORKLOADS.map((w) => ({ ...w, rate: offeredRate(w, plan.routingLoad) })),
+      runs,
+    };
+  }
   results.finishedAt = new Date().toISOString();
   results.loadAverage.end = await loadAverage();
   return results;
@@ -92,7 +121,8 @@ async function main(): Promise<void> {
   if (plan.reportOnly) {
     results = JSON.parse(await Deno.readTextFile(resultsPath));
   } else {
-    await installTools();
+    const needsTools = plan.suites.some((suite) => TOOL_SUITES.includes(suite));
+    if (needsTools) await installTools();
     const workDir = await Deno.makeTempDir({ prefix: "nexus-bench-" });
     const group = new ProcessGroup(workDir);
     const stopAll = () => group.stopAll().finally(() => Deno.exit(130));
@@ -102,19 +132,29 @@ async function main(): Promise<void> {
     say(`logs and scratch files in ${workDir}`);
     const niceness = await raisePriority(say);
     try {
-      results = await measure({ plan, group, tools: findTools(), workDir, notes: [], say });
+      results = await measure({ plan, group, tools: needsTools ? findTools() : NO_TOOLS, workDir, notes: [], say });
       results.machine.niceness = niceness;
+      const saved = await Deno.readTextFile(resultsPath).then(JSON.parse).catch(() => undefined) as
+        | BenchResults
+        | undefined;
+      if (saved && plan.suites.length < SUITE_COUNT) results = keepUnmeasured(results, saved, plan.suites);
     } finally {
       await group.stopAll();
     }
     await Deno.writeTextFile(resultsPath, JSON.stringify(results, null, 1) + "\n");
   }
+  results.routing ??= null;
   const chartName = "latency.svg";
   await Deno.writeTextFile(`${resultsDir}/${chartName}`, latencyChart(results));
+  await Deno.writeTextFile(`${resultsDir}/routing.svg`, routingChart(results.routing));
   const findings = await Deno.readTextFile(`${repoRoot}/bench/FINDINGS.md`).catch(() => "");
   const chartPath = plan.quick ? chartName : `bench/results/${chartName}`;
-  await Deno.writeTextFile(`${outDir}/BENCHMARKS.md`, renderReport(results, { chartPath, findings }));
-  console.error(`wrote ${outDir}/BENCHMARKS.md, ${resultsPath}, ${resultsDir}/${chartName}`);
+  const routingChartPath = plan.quick ? "routing.svg" : "bench/results/routing.svg";
+  await Deno.writeTextFile(
+    `${outDir}/BENCHMARKS.md`,
+    renderReport(results, { chartPath, routingChartPath, findings }),
+  );
+  console.error(`wrote ${outDir}/BENCHMARKS.md, ${resultsPath}, ${resultsDir}/${chartName}, ${resultsDir}/routing.svg`);
 }
 
 if (import.meta.main) {

@@ -37,6 +37,11 @@ export interface Plan {
   replicas: number;
   budget: number;
   limitConcurrency: number;
+  /** Routing suite: seconds of measured open-loop arrivals per workload and target, after a warm-up of its own. */
+  routingSeconds: number;
+  routingWarmupSeconds: number;
+  /** Routing suite: offered load as a share of what the workers serve when shared prefixes are cached. */
+  routingLoad: number;
   /** Core the load generators, worker and Redis use, and the core the proxy under test has alone. */
   loadCpus: string;
   targetCpus: string;
@@ -50,7 +55,7 @@ export interface Plan {
 }
 
 /** The suites, in run order. */
-export const SUITE_NAMES = ["latency", "ceiling", "streaming", "rate-limit"] as const;
+export const SUITE_NAMES = ["latency", "ceiling", "streaming", "rate-limit", "routing"] as const;
 /** One suite. */
 export type SuiteName = typeof SUITE_NAMES[number];
 
@@ -96,6 +101,9 @@ export function parsePlan(args: string[], repoRoot: string): Plan {
     replicas: 3,
     budget: quick ? 50 : 100,
     limitConcurrency: 48,
+    routingSeconds: quick ? 4 : 10,
+    routingWarmupSeconds: quick ? 2 : 3,
+    routingLoad: 0.8,
     loadCpus: "0",
     targetCpus: "1",
     workerRoot: flags.get("worker-root") ?? repoRoot,

@@ -38,6 +38,7 @@ try {
     tools: { nginx, litellm: "" },
     gatewayRoot: repoRoot,
     cpus: "1",
+    loadCpus: "0",
     workDir,
     upstreamUrl: canned.url,
     redisUrl: redis.url,

@@ -59,6 +59,39 @@ export interface RateLimitRun {
   seconds: number;
 }
 
+/** One target under one workload of the routing suite. */
+export interface RoutingRun {
+  workload: string;
+  target: string;
+  round: number;
+  /** Offered requests/s. */
+  rate: number;
+  sent: number;
+  completed: number;
+  failed: number;
+  firstError?: string;
+  /** Time to first token and to the end of the answer, ms. */
+  ttft: Percentiles;
+  e2e: Percentiles;
+  /** Answers completed per second, from the first send to the last answer's end. */
+  throughput: number;
+  /** Requests each worker finished (its own vllm:request_success_total). */
+  perWorker: number[];
+  /** Prompt tokens found in the workers' prefix caches over those looked up (vllm:prefix_cache_*_total). */
+  prefixHitRate: number;
+  /** The gateway process during the run. */
+  usage: ProcessUsage | null;
+}
+
+/** The routing suite: its workloads as run (with their offered rates) and one run per workload and target. */
+export interface RoutingResults {
+  startedAt: string;
+  finishedAt: string;
+  loadAverage: { start: string; end: string };
+  workloads: Array<Record<string, unknown> & { name: string; about: string; rate: number }>;
+  runs: RoutingRun[];
+}
+
 /** Everything one run measured, and where. */
 export interface BenchResults {
   startedAt: string;
@@ -74,6 +107,9 @@ export interface BenchResults {
   ceiling: CeilingRun[];
   streaming: StreamRun[];
   rateLimit: RateLimitRun | null;
+  routing: RoutingResults | null;
+  /** When each suite's results were measured (a run of some suites keeps the others' saved results). */
+  measuredAt?: Partial<Record<string, string>>;
   /** Problems met while measuring (a target that failed to start, a run that threw). */
   notes: string[];
 }

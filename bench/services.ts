@@ -17,10 +17,13 @@ export interface WorkerTiming {
   maxTokens: number;
 }
 
-/** Starts the mock worker (worker/main.ts under `root`) with a fixed time to first token and token pace. */
+/**
+ * Starts the mock worker (worker/main.ts under `root`) with a fixed time to first token and token pace; `env` adds or
+ * overrides WORKER_* settings (the routing suite's slots, KV cache and prefill time).
+ */
 export async function startWorker(
   group: ProcessGroup,
-  options: { name: string; root: string; cpus: string; timing: WorkerTiming },
+  options: { name: string; root: string; cpus: string; timing: WorkerTiming; env?: Record<string, string> },
 ): Promise<Service> {
   const port = freePort();
   const child = group.spawn(options.name, [Deno.execPath(), "run", "-A", "worker/main.ts"], {
@@ -35,6 +38,7 @@ export async function startWorker(
       WORKER_MAX_TOKENS: String(options.timing.maxTokens),
       WORKER_MAX_NUM_SEQS: "100000",
       WORKER_DRAIN_DELAY_MS: "0",
+      ...options.env,
     },
   });
   await waitForPort(port, { timeoutMs: 30_000, child });

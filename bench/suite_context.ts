@@ -56,6 +56,7 @@ export function suiteTargetOptions(
     tools: ctx.tools,
     gatewayRoot: ctx.plan.gatewayRoot,
     cpus: ctx.plan.targetCpus,
+    loadCpus: ctx.plan.loadCpus,
     workDir: ctx.workDir,
     ...options,
   };

@@ -122,6 +122,13 @@ export function goals(results: BenchResults): GoalStatus[] {
   const worstTtft = Math.max(...streamRows.map((r) => r.s.addedTtftP50));
   const worstGap = Math.max(...streamRows.map((r) => r.s.addedGapP50));
   const rss1000 = streaming(results.streaming, nexus, 1000).rssMb;
+  // Traces on against traces off, both with the in-memory limiter: the cost of tracing every request.
+  const untraced = {
+    one: oneConnection(results.latency, "nexus-memory"),
+    rps: ceiling(results.ceiling, "nexus-memory"),
+  };
+  const traced = { one: oneConnection(results.latency, "nexus-traced"), rps: ceiling(results.ceiling, "nexus-traced") };
+  const tracedShare = traced.rps.perCore / untraced.rps.perCore;
   const perCount = (pick: (s: ReturnType<typeof streaming>) => number) =>
     streamRows.map((r) => `${fmt(pick(r.s))} ms at ${r.n}`).join(", ");
   return [
@@ -158,6 +165,14 @@ export function goals(results: BenchResults): GoalStatus[] {
       goal: "streaming: inter-token latency added < 0.1 ms (p50)",
       measured: perCount((s) => s.addedGapP50),
       met: check(worstGap, (v) => v < 0.1),
+    },
+    {
+      goal: "the cost of traces on is stated (every request sampled, OTLP/protobuf; against nexus-memory)",
+      measured: `added p50 ${fmt(traced.one.addedP50)} ms vs ${fmt(untraced.one.addedP50)} ms, one connection; ` +
+        `throughput ${fmt(tracedShare * 100, 0)}% (${fmt(traced.rps.perCore, 0)} vs ${
+          fmt(untraced.rps.perCore, 0)
+        } requests per CPU-second)`,
+      met: check(tracedShare, () => true),
     },
     {
       goal: "gateway RSS < 150 MB with 1,000 concurrent streams",

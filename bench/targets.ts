@@ -1,10 +1,18 @@
-/** The five ways to reach the worker that the bench compares, each started in front of one upstream. */
+/** The ways to reach the worker that the bench compares, each started in front of one upstream. */
 
 import { type Child, freePort, type ProcessGroup, waitForPort } from "./process_group.ts";
-import { startNginx } from "./services.ts";
+import { startCannedUpstream, startNginx } from "./services.ts";
 
 /** Names of the compared targets, in table order. */
-export const TARGET_NAMES = ["direct", "fetch-proxy", "nexus-memory", "nexus-redis", "nginx", "litellm"] as const;
+export const TARGET_NAMES = [
+  "direct",
+  "fetch-proxy",
+  "nexus-memory",
+  "nexus-traced",
+  "nexus-redis",
+  "nginx",
+  "litellm",
+] as const;
 /** One compared target. */
 export type TargetName = typeof TARGET_NAMES[number];
 
@@ -13,6 +21,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   direct: "direct to the worker",
   "fetch-proxy": "bare Deno fetch proxy",
   "nexus-memory": "Nexus, in-memory limiter",
+  "nexus-traced": "Nexus, in-memory limiter, traces on",
   "nexus-redis": "Nexus, Redis limiter",
   nginx: "nginx reverse proxy",
   litellm: "LiteLLM proxy",
@@ -46,6 +55,8 @@ export interface TargetOptions {
   gatewayRoot: string;
   /** Core(s) every proxy is pinned to. */
   cpus: string;
+  /** Core(s) of the helpers that are not measured (the OTLP sink of nexus-traced). */
+  loadCpus: string;
   workDir: string;
   /** The worker (or canned upstream) every target forwards to. */
   upstreamUrl: string;
@@ -97,6 +108,14 @@ export async function startNexus(
   ], { cpus: options.cpus, cwd: options.gatewayRoot, env });
   await waitForPort(port, { timeoutMs: 30_000, child });
   return { child, port };
+}
+
+/**
+ * Traces on, every request sampled (the default sampler), exported as OTLP/protobuf (the default protocol) to
+ * `otlpUrl`, in batches on the default 5 s schedule: the cost of tracing at its most.
+ */
+export function tracingEnv(otlpUrl: string): Record<string, string> {
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl };
 }
 
 /** nginx as a plain reverse proxy: keep-alive pool to the upstream, no buffering (so SSE streams through). */
@@ -168,11 +187,23 @@ export async function startTargets(names: readonly TargetName[], options: Target
         targets.push({ name, baseUrl: options.upstreamUrl, headers: {} });
         break;
       case "nexus-memory":
+      case "nexus-traced":
       case "nexus-redis": {
+        // nexus-traced exports its spans to an nginx on the load core that answers 200 to every export.
+        const sink = name === "nexus-traced"
+          ? await startCannedUpstream(options.group, {
+            name: `otlp-sink-${options.suite}`,
+            nginx: options.tools.nginx,
+            cpus: options.loadCpus,
+            workDir: options.workDir,
+            body: "",
+          })
+          : undefined;
         const { child, port } = await startNexus({
           ...options,
           name: `${name}-${options.suite}`,
           redis: name === "nexus-redis",
+          env: sink === undefined ? undefined : tracingEnv(sink.url),
         });
         targets.push({ name, baseUrl: `http://127.0.0.1:${port}`, headers: apiKey, child });
         break;

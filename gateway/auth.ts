@@ -1,16 +1,15 @@
 /** API key authentication with constant-time comparison, and the key's identity for limits. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ApiKey } from "./config.ts";
+import type { ApiKey, KeyDefaults } from "./config.ts";
 import { HttpError } from "./errors.ts";
+import type { LimitedKey } from "./rate_limit.ts";
 
-/** Who a request belongs to, without the secret. */
-export interface KeyIdentity {
-  /** Name for logs, metrics and the rate-limit bucket. */
-  name: string;
-  /** Requests per minute; 0 means unlimited. */
-  rpm: number;
+/** Who a request belongs to, without the secret: its name (logs, metrics, rate-limit buckets) and budgets. */
+export interface KeyIdentity extends LimitedKey {
   /** Allowed models; undefined means all. */
-  models?: ReadonlySet<string>;
+  readonly models?: ReadonlySet<string>;
+  /** The key has a token budget (tpm or tokensPerDay): requests reserve tokens at admission. */
+  readonly tokenBudget: boolean;
 }
 
 interface Entry {
@@ -39,17 +38,17 @@ export class Authenticator {
   readonly #byDigest = new Map<string, { digest: Buffer; identity: KeyIdentity }>();
   readonly #anonymous: KeyIdentity | undefined;
 
-  /** `enabled: false` admits everyone as one shared identity `anonymous` limited to `anonymousRpm`. */
-  constructor(keys: readonly ApiKey[], options: { enabled: boolean; anonymousRpm: number }) {
+  /** `enabled: false` admits everyone as one shared identity `anonymous` with the `anonymous` budgets. */
+  constructor(keys: readonly ApiKey[], options: { enabled: boolean; anonymous: KeyDefaults }) {
     for (const k of keys) {
-      const identity = { name: k.name, rpm: k.rpm, models: k.models ? new Set(k.models) : undefined };
+      const identity = identityOf(k, k.models ? new Set(k.models) : undefined);
       if (keys.length <= SCAN_LIMIT) this.#entries.push({ key: k.key, identity });
       else {
         const d = digest(k.key);
         this.#byDigest.set(d.toString("hex"), { digest: d, identity });
       }
     }
-    this.#anonymous = options.enabled ? undefined : { name: "anonymous", rpm: options.anonymousRpm };
+    this.#anonymous = options.enabled ? undefined : identityOf({ name: "anonymous", ...options.anonymous }, undefined);
   }
 
   /** Returns the identity for the request's `X-API-Key` or `Authorization: Bearer` key, or throws a 401. */
@@ -76,6 +75,11 @@ export class Authenticator {
     const hit = this.#byDigest.get(d.toString("hex"));
     return hit !== undefined && timingSafeEqual(hit.digest, d) ? hit.identity : found;
   }
+}
+
+function identityOf(key: LimitedKey, models: ReadonlySet<string> | undefined): KeyIdentity {
+  const { name, rpm, tpm, tokensPerDay } = key;
+  return { name, rpm, tpm, tokensPerDay, models, tokenBudget: tpm > 0 || tokensPerDay > 0 };
 }
 
 /** The key a client presented, from `X-API-Key` or `Authorization: Bearer`. */

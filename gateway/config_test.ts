@@ -117,10 +117,10 @@ Deno.test("a bad upstream URL is rejected naming GATEWAY_UPSTREAMS and the URL",
   configFails({ ...BASE, GATEWAY_UPSTREAMS: "" }, "GATEWAY_UPSTREAMS");
 });
 
-Deno.test("an upstream URL may carry a base path; endpoints go under <url>/v1", () => {
+Deno.test("an upstream URL may carry a base path, kept without its trailing slash", () => {
   const upstreams = parseUpstreams("kserve=http://isvc-predictor/openai/; plain=http://w:8001");
-  assert.equal(upstreams.get("kserve")!.chatUrl, "http://isvc-predictor/openai/v1/chat/completions");
-  assert.equal(upstreams.get("plain")!.completionsUrl, "http://w:8001/v1/completions");
+  assert.equal(upstreams.get("kserve")!.baseUrl, "http://isvc-predictor/openai");
+  assert.equal(upstreams.get("plain")!.baseUrl, "http://w:8001");
 });
 
 Deno.test("an unknown default upstream is rejected naming GATEWAY_DEFAULT_UPSTREAM", () => {
@@ -157,25 +157,158 @@ Deno.test("defaults: port 8000, 60 rpm, fail open, body limit at most 8 MiB, no 
   assert.equal(config.redisUrl, undefined);
 });
 
-Deno.test("a YAML or JSON keys file gives per-key rpm and allowed models", () => {
-  const yaml =
-    "keys:\n  - name: team-a\n    key: sk-a\n    rpm: 5\n    models: [m1]\n  - name: team-b\n    key: sk-b\n";
-  const keys = parseKeysFile(yaml, { path: "keys.yaml", defaultRpm: 60 });
+const DEFAULTS = { rpm: 60, tpm: 0, tokensPerDay: 0 };
+
+Deno.test("a YAML or JSON keys file gives per-key rpm, tpm, tokensPerDay and allowed models", () => {
+  const yaml = "keys:\n  - name: team-a\n    key: sk-a\n    rpm: 5\n    tpm: 20000\n    tokensPerDay: 1000000\n" +
+    "    models: [m1]\n  - name: team-b\n    key: sk-b\n";
+  const keys = parseKeysFile(yaml, { path: "keys.yaml", defaults: { rpm: 60, tpm: 500, tokensPerDay: 0 } });
   assert.deepEqual(keys, [
-    { name: "team-a", key: "sk-a", rpm: 5, models: ["m1"] },
-    { name: "team-b", key: "sk-b", rpm: 60, models: undefined },
+    { name: "team-a", key: "sk-a", rpm: 5, tpm: 20000, tokensPerDay: 1000000, models: ["m1"] },
+    { name: "team-b", key: "sk-b", rpm: 60, tpm: 500, tokensPerDay: 0, models: undefined },
   ]);
-  const json = JSON.stringify({ keys: [{ name: "j", key: "sk-j", rpm: 1 }] });
-  assert.equal(parseKeysFile(json, { path: "keys.json", defaultRpm: 60 })[0].rpm, 1);
+  const json = JSON.stringify({ keys: [{ name: "j", key: "sk-j", rpm: 1, tpm: 0 }] });
+  assert.equal(parseKeysFile(json, { path: "keys.json", defaults: DEFAULTS })[0].rpm, 1);
+  assert.throws(
+    () => parseKeysFile("keys:\n  - { name: n, key: sk-n, tpm: -1 }\n", { path: "k.yaml", defaults: DEFAULTS }),
+    /GATEWAY_API_KEYS_FILE: k\.yaml: keys\[0\]\.tpm: Too small/,
+  );
+});
+
+Deno.test("token budgets: none by default; GATEWAY_RATE_LIMIT_TPM and _TOKENS_PER_DAY give every key one", () => {
+  const none = loadConfig(BASE);
+  assert.deepEqual([none.rateLimitTpm, none.rateLimitTokensPerDay, none.rateLimitDefaultMaxTokens], [0, 0, 1024]);
+  assert.deepEqual(none.apiKeys.map((k) => [k.tpm, k.tokensPerDay]), [[0, 0], [0, 0]]);
+  const set = loadConfig({
+    ...BASE,
+    GATEWAY_RATE_LIMIT_TPM: "30000",
+    GATEWAY_RATE_LIMIT_TOKENS_PER_DAY: "2000000",
+    GATEWAY_RATE_LIMIT_DEFAULT_MAX_TOKENS: "256",
+  });
+  assert.deepEqual(set.apiKeys.map((k) => [k.tpm, k.tokensPerDay]), [[30000, 2000000], [30000, 2000000]]);
+  assert.equal(set.rateLimitDefaultMaxTokens, 256);
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_TPM: "lots" }, "GATEWAY_RATE_LIMIT_TPM", '"lots"');
+  configFails({ ...BASE, GATEWAY_RATE_LIMIT_TOKENS_PER_DAY: "-5" }, "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY", '"-5"');
 });
 
 Deno.test("a bad keys file names GATEWAY_API_KEYS_FILE and the field but never echoes a key", () => {
   const yaml = "keys:\n  - name: bad name\n    key: sk-secret-value\n";
-  assert.throws(() => parseKeysFile(yaml, { path: "k.yaml", defaultRpm: 1 }), (error: unknown) => {
+  assert.throws(() => parseKeysFile(yaml, { path: "k.yaml", defaults: DEFAULTS }), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.equal(error.variable, "GATEWAY_API_KEYS_FILE");
     assert.ok(error.message.includes("name"));
     assert.ok(!error.message.includes("sk-secret-value"));
     return true;
   });
+});
+
+Deno.test("an upstream may list several endpoints, each with its own base path; its base URL is the first's", () => {
+  const upstreams = parseUpstreams(
+    "vllm=http://vllm-0.vllm:8000,http://vllm-1.vllm:8000/;kserve=http://isvc/openai;b=http://b:1, http://c:2/x",
+  );
+  const vllm = upstreams.get("vllm")!;
+  assert.deepEqual(vllm.endpoints, [
+    { baseUrl: "http://vllm-0.vllm:8000", metricsUrl: "http://vllm-0.vllm:8000/metrics" },
+    { baseUrl: "http://vllm-1.vllm:8000", metricsUrl: "http://vllm-1.vllm:8000/metrics" },
+  ]);
+  assert.equal(vllm.baseUrl, "http://vllm-0.vllm:8000");
+  const kserve = upstreams.get("kserve")!;
+  assert.deepEqual(kserve.endpoints, [{ baseUrl: "http://isvc/openai", metricsUrl: "http://isvc/metrics" }]);
+  assert.deepEqual(upstreams.get("b")!.endpoints.map((e) => e.baseUrl), ["http://b:1", "http://c:2/x"]);
+});
+
+Deno.test("any list of distinct endpoint URLs parses to those endpoints in order", () => {
+  const endpoint = fc.record({
+    host: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/),
+    port: fc.integer({ min: 1, max: 65535 }),
+    path: fc.constantFrom("", "/", "/openai", "/a/b"),
+  }).map(({ host, port, path }) => `http://${host}:${port}${path}`);
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(endpoint, {
+        minLength: 1,
+        maxLength: 8,
+        selector: (u) => u.replace(/\/$/, ""),
+      }),
+      (urls) => {
+        const upstream = parseUpstreams(`u=${urls.join(",")}`).get("u")!;
+        assert.deepEqual(upstream.endpoints.map((e) => e.baseUrl), urls.map((u) => u.replace(/\/$/, "")));
+        assert.equal(upstream.baseUrl, upstream.endpoints[0].baseUrl);
+      },
+    ),
+  );
+});
+
+Deno.test("a bad endpoint list is rejected naming GATEWAY_UPSTREAMS, the upstream and the URL", () => {
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "m=http://a:1,not a url" }, "GATEWAY_UPSTREAMS", '"m"', "not a url");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "m=http://a:1,,http://b:1" }, "GATEWAY_UPSTREAMS", '"m"', "empty URL");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "m=http://a:1,http://a:1/" }, "GATEWAY_UPSTREAMS", '"m"', "twice");
+  configFails({ ...BASE, GATEWAY_UPSTREAMS: "m=http://a:1,ftp://b" }, "GATEWAY_UPSTREAMS", "ftp://b");
+});
+
+Deno.test("routing defaults: least_request, scrape every 100 ms, 256-byte prefix blocks, half the prompt to match, no session header", () => {
+  const { routing } = loadConfig(BASE);
+  assert.deepEqual(routing, {
+    picker: "least_request",
+    loadScrapeMs: 100,
+    prefixBlockBytes: 256,
+    prefixCacheBlocks: 32_768,
+    prefixLoadThreshold: 16,
+    prefixMinMatch: 0.5,
+    sessionHeader: undefined,
+    discovery: new Map(),
+  });
+});
+
+Deno.test("routing variables are parsed and bad ones rejected naming the variable and the value", () => {
+  const routing = loadConfig({
+    ...BASE,
+    GATEWAY_PICKER: "PREFIX",
+    GATEWAY_LOAD_SCRAPE_MS: "250",
+    GATEWAY_PREFIX_BLOCK_BYTES: "64",
+    GATEWAY_PREFIX_CACHE_BLOCKS: "1000",
+    GATEWAY_PREFIX_LOAD_THRESHOLD: "0",
+    GATEWAY_PREFIX_MIN_MATCH: "0.25",
+    GATEWAY_SESSION_HEADER: "X-Session-ID",
+  }).routing;
+  assert.equal(routing.picker, "prefix");
+  assert.equal(routing.loadScrapeMs, 250);
+  assert.equal(routing.prefixBlockBytes, 64);
+  assert.equal(routing.prefixCacheBlocks, 1000);
+  assert.equal(routing.prefixLoadThreshold, 0);
+  assert.equal(routing.prefixMinMatch, 0.25);
+  assert.equal(routing.sessionHeader, "x-session-id");
+  configFails({ ...BASE, GATEWAY_PICKER: "random" }, "GATEWAY_PICKER", '"random"', "round_robin|least_request");
+  configFails({ ...BASE, GATEWAY_LOAD_SCRAPE_MS: "5" }, "GATEWAY_LOAD_SCRAPE_MS", '"5"');
+  configFails({ ...BASE, GATEWAY_PREFIX_BLOCK_BYTES: "68" }, "GATEWAY_PREFIX_BLOCK_BYTES", "multiple of 16", "68");
+  configFails({ ...BASE, GATEWAY_PREFIX_CACHE_BLOCKS: "0" }, "GATEWAY_PREFIX_CACHE_BLOCKS", '"0"');
+  configFails({ ...BASE, GATEWAY_PREFIX_LOAD_THRESHOLD: "-1" }, "GATEWAY_PREFIX_LOAD_THRESHOLD", '"-1"');
+  configFails({ ...BASE, GATEWAY_PREFIX_MIN_MATCH: "1.5" }, "GATEWAY_PREFIX_MIN_MATCH", '"1.5"');
+  configFails({ ...BASE, GATEWAY_PREFIX_MIN_MATCH: "half" }, "GATEWAY_PREFIX_MIN_MATCH", '"half"');
+  configFails({ ...BASE, GATEWAY_SESSION_HEADER: "x session" }, "GATEWAY_SESSION_HEADER", '"x session"');
+});
+
+Deno.test("a route policy may name its own picker; an unknown picker is rejected naming the field", () => {
+  const parsed = parsePolicies('{"m":{"strategy":"fallback","upstreams":["a"],"picker":"prefix"}}', UPSTREAMS);
+  assert.deepEqual(parsed.get("m"), { strategy: "fallback", upstreams: ["a"], picker: "prefix" });
+  rejects('{"m":{"strategy":"weighted","weights":{"a":1},"picker":"fastest"}}', `["m"].picker`, '"fastest"');
+});
+
+Deno.test("GATEWAY_DISCOVERY maps upstreams to Services, with optional namespace and port", () => {
+  const discovery = loadConfig({
+    ...BASE,
+    GATEWAY_UPSTREAMS: "a=http://a:8000;b=http://b:8000;c=http://c:8000",
+    GATEWAY_DISCOVERY: "a=vllm; b = team-x/sglang:http ;c=mock:8001",
+  }).routing.discovery;
+  assert.deepEqual(Object.fromEntries(discovery), {
+    a: { namespace: undefined, service: "vllm", port: undefined },
+    b: { namespace: "team-x", service: "sglang", port: "http" },
+    c: { namespace: undefined, service: "mock", port: 8001 },
+  });
+  const env = { ...BASE, GATEWAY_UPSTREAMS: "a=http://a:8000" };
+  configFails({ ...env, GATEWAY_DISCOVERY: "zz=svc" }, "GATEWAY_DISCOVERY", '"zz"', "GATEWAY_UPSTREAMS defines a");
+  configFails({ ...env, GATEWAY_DISCOVERY: "a=Bad_Service" }, "GATEWAY_DISCOVERY", '"Bad_Service"');
+  configFails({ ...env, GATEWAY_DISCOVERY: "a=svc:0" }, "GATEWAY_DISCOVERY", "port 0");
+  configFails({ ...env, GATEWAY_DISCOVERY: "a=svc;a=other" }, "GATEWAY_DISCOVERY", "twice");
+  configFails({ ...env, GATEWAY_DISCOVERY: "a" }, "GATEWAY_DISCOVERY", "upstream=[namespace/]service[:port]");
 });

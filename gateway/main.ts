@@ -2,7 +2,7 @@
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { flushLogs, log, setLogLevel } from "./log.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
-import { createGateway } from "./server.ts";
+import { createGateway, type Gateway } from "./server.ts";
 
 /** How long startup waits for a first Redis connection before serving anyway. */
 const REDIS_STARTUP_WAIT_MS = 5_000;
@@ -20,7 +20,16 @@ try {
   throw error;
 }
 setLogLevel(config.logLevel);
-const gateway = createGateway(config);
+// The OpenTelemetry SDK is loaded only when traces are on: off, no module is loaded and no subscriber runs.
+const tracing = config.tracing === undefined ? undefined : (await import("./tracing.ts")).startTracing(config.tracing);
+let gateway: Gateway;
+try {
+  gateway = createGateway(config, { subscribers: tracing === undefined ? [] : [tracing.subscriber] });
+} catch (error) {
+  if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`); // GATEWAY_DISCOVERY outside a pod
+  throw error;
+}
+gateway.start(); // load scraping and Kubernetes discovery, off the request path
 if (gateway.limiter instanceof RedisRateLimiter) {
   // Listen once Redis is connected, so a new replica does not admit its first requests unlimited (fail open).
   const connected = await gateway.limiter.waitReady(REDIS_STARTUP_WAIT_MS);
@@ -40,12 +49,19 @@ const server = Deno.serve({
   onListen: ({ hostname, port }) => {
     log("info", "gateway listening", {
       address: `${hostname}:${port}`,
-      upstreams: Object.fromEntries([...config.upstreams.values()].map((u) => [u.name, u.baseUrl])),
+      upstreams: Object.fromEntries(
+        [...config.upstreams.values()].map((u) => [u.name, u.endpoints.map((e) => e.baseUrl).join(",")]),
+      ),
+      picker: config.routing.picker,
+      discovery: config.routing.discovery.size > 0 ? [...config.routing.discovery.keys()] : undefined,
       default_upstream: config.defaultUpstream,
       policies: [...config.policies.keys()],
       rate_limiter: config.redisUrl ? "redis" : "memory",
       auth: config.authEnabled ? `${config.apiKeys.length} key(s)` : "off",
       upstream_client: config.upstreamClient,
+      tracing: config.tracing === undefined
+        ? "off"
+        : { endpoint: config.tracing.endpoint, protocol: config.tracing.protocol, sampler: config.tracing.sampler },
     });
   },
 }, gateway.handle);
@@ -78,6 +94,8 @@ async function drain(signal: "SIGTERM" | "SIGINT"): Promise<void> {
   const result = await Promise.race([server.shutdown().then(() => "drained" as const), grace]);
   log(result === "drained" ? "info" : "warn", result === "drained" ? "drained, exiting" : "grace period over, exiting");
   await gateway.close();
+  // The spans of the last requests are still queued: export them before exiting (bounded by the export timeout).
+  await tracing?.shutdown().catch((error) => log("warn", "trace flush failed", { error: String(error) }));
   flushLogs();
   Deno.exit(0);
 }

@@ -6,6 +6,13 @@ const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005
 /** Distinct model label values kept before new ones are folded into `other`. */
 const MAX_MODEL_LABELS = 100;
 
+/** How many endpoints of an upstream can take requests and how many are ejected. */
+export interface EndpointCounts {
+  upstream: string;
+  ready: number;
+  ejected: number;
+}
+
 /** All gateway metrics plus the registry that exposes them. */
 export class Metrics {
   readonly registry = new Registry();
@@ -37,8 +44,8 @@ export class Metrics {
   });
   readonly rateLimited = new Counter({
     name: "nexus_rate_limited_total",
-    help: "Requests refused with 429, by key name.",
-    labelNames: ["key"] as const,
+    help: "Requests refused with 429, by key name and the budget that refused (requests|tokens|tokens_per_day).",
+    labelNames: ["key", "limit"] as const,
     registers: [this.registry],
   });
   readonly upstreamErrors = new Counter({
@@ -49,13 +56,14 @@ export class Metrics {
   });
   readonly retries = new Counter({
     name: "nexus_retries_total",
-    help: "Requests retried on another upstream, by the upstream retried on.",
+    help:
+      "Requests retried on another endpoint of the same upstream or on another upstream, by the upstream retried on.",
     labelNames: ["upstream"] as const,
     registers: [this.registry],
   });
   readonly ejections = new Counter({
     name: "nexus_upstream_ejections_total",
-    help: "Times an upstream was taken out of rotation after repeated failures.",
+    help: "Times an endpoint of an upstream was taken out of rotation after repeated failures, by upstream.",
     labelNames: ["upstream"] as const,
     registers: [this.registry],
   });
@@ -88,6 +96,27 @@ export class Metrics {
     buckets: OVERHEAD_BUCKETS,
     registers: [this.registry],
   });
+  /** Each upstream's endpoint counts by state, read when /metrics is scraped (the gateway sets it at startup). */
+  endpointCounts: (() => Iterable<EndpointCounts>) | undefined;
+  readonly upstreamEndpoints = new Gauge({
+    name: "nexus_upstream_endpoints",
+    help: "Endpoints of each upstream, by state (ready|ejected): configured or discovered in Kubernetes.",
+    labelNames: ["upstream", "state"] as const,
+    registers: [this.registry],
+    collect: () => this.#collectEndpoints(),
+  });
+  readonly discoveryErrors = new Counter({
+    name: "nexus_discovery_errors_total",
+    help: "Failed Kubernetes EndpointSlice lists or watches, by upstream; the last known endpoints stay in use.",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
+  readonly loadScrapeErrors = new Counter({
+    name: "nexus_load_scrape_errors_total",
+    help: "Failed /metrics scrapes of endpoints for the load and prefix pickers, by upstream.",
+    labelNames: ["upstream"] as const,
+    registers: [this.registry],
+  });
 
   readonly #models = new Set<string>();
 
@@ -111,6 +140,15 @@ export class Metrics {
       this.connectionsWaiting.labels(origin).inc();
     } else {
       this.connectionsWaiting.labels(origin).dec();
+    }
+  }
+
+  #collectEndpoints(): void {
+    const gauge = this.upstreamEndpoints;
+    gauge.reset();
+    for (const { upstream, ready, ejected } of this.endpointCounts?.() ?? []) {
+      gauge.labels(upstream, "ready").set(ready);
+      gauge.labels(upstream, "ejected").set(ejected);
     }
   }
 

@@ -1,99 +1,96 @@
 /** Routing: each request's `model` to an ordered list of upstreams (first choice, then the retry). */
-import type { Config, RoutePolicy } from "./config.ts";
-import type { UpstreamHealth } from "./upstream_health.ts";
+import type { Config, PickerName, RoutePolicy } from "./config.ts";
 
-/** At most this many upstreams are tried per request: the first choice and one retry. */
+/** At most this many attempts per request (and upstreams per route): the first choice and one retry. */
 export const MAX_ATTEMPTS = 2;
 
-/** A compiled route: picks the attempt order from one random number in [0, 1). */
-interface CompiledRoute {
-  pick(random: number): readonly string[];
+/** An upstream as a route holds it (gateway/upstream_endpoints.ts: its endpoints and picker). */
+export interface RouteTarget {
+  /** The upstream's name. */
+  readonly name: string;
+  /** True while the upstream cannot take a request (every endpoint ejected, or none). */
+  isEjected(): boolean;
 }
 
-function fixed(order: readonly string[]): CompiledRoute {
+/** A compiled route: picks the attempt order from one random number in [0, 1); `all` is every upstream it names. */
+interface CompiledRoute<T> {
+  pick(random: number): readonly T[];
+  readonly all: readonly T[];
+}
+
+function fixed<T>(order: readonly T[]): CompiledRoute<T> {
   const attempts = order.slice(0, MAX_ATTEMPTS);
-  return { pick: () => attempts };
+  return { pick: () => attempts, all: order };
 }
 
-function canary(primary: string, canaryName: string, percent: number): CompiledRoute {
+function canary<T>(primary: T, canaryTarget: T, percent: number): CompiledRoute<T> {
   const threshold = percent / 100;
-  const canaryFirst = [canaryName, primary];
-  const primaryFirst = [primary, canaryName];
-  return { pick: (random) => random < threshold ? canaryFirst : primaryFirst };
+  const canaryFirst = [canaryTarget, primary];
+  const primaryFirst = [primary, canaryTarget];
+  return { pick: (random) => random < threshold ? canaryFirst : primaryFirst, all: primaryFirst };
 }
 
-function weighted(weights: Record<string, number>): CompiledRoute {
-  const entries = Object.entries(weights).filter(([, w]) => w > 0);
-  const names = entries.map(([name]) => name);
+function weighted<T>(entries: ReadonlyArray<readonly [T, number]>): CompiledRoute<T> {
+  const positive = entries.filter(([, w]) => w > 0);
   const cumulative: number[] = [];
   let total = 0;
-  for (const [, w] of entries) cumulative.push(total += w);
+  for (const [, w] of positive) cumulative.push(total += w);
   // For each first choice, the retry goes to the heaviest other upstream.
-  const byWeight = [...entries].sort((a, b) => b[1] - a[1]).map(([name]) => name);
-  const orders = names.map((name) => [name, ...byWeight.filter((other) => other !== name)].slice(0, MAX_ATTEMPTS));
+  const byWeight = [...positive].sort((a, b) => b[1] - a[1]).map(([target]) => target);
+  const orders = positive.map(([target]) =>
+    [target, ...byWeight.filter((other) => other !== target)].slice(0, MAX_ATTEMPTS)
+  );
   return {
+    all: positive.map(([target]) => target),
     pick(random) {
-      const target = random * total;
+      const goal = random * total;
       let i = 0;
-      while (i < cumulative.length - 1 && target >= cumulative[i]) i++;
+      while (i < cumulative.length - 1 && goal >= cumulative[i]) i++;
       return orders[i];
     },
   };
 }
 
-function compile(policy: RoutePolicy): CompiledRoute {
+function compile<T>(policy: RoutePolicy, target: (upstream: string) => T): CompiledRoute<T> {
   switch (policy.strategy) {
     case "canary":
-      return canary(policy.primary, policy.canary, policy.percent);
+      return canary(target(policy.primary), target(policy.canary), policy.percent);
     case "weighted":
-      return weighted(policy.weights);
+      return weighted(Object.entries(policy.weights).map(([name, w]) => [target(name), w] as const));
     case "fallback":
-      return fixed(policy.upstreams);
+      return fixed(policy.upstreams.map(target));
   }
 }
 
-/** The full candidate list of a policy (for skipping ejected upstreams). */
-function candidates(policy: RoutePolicy): string[] {
-  switch (policy.strategy) {
-    case "canary":
-      return [policy.primary, policy.canary];
-    case "weighted":
-      return Object.entries(policy.weights).filter(([, w]) => w > 0).map(([name]) => name);
-    case "fallback":
-      return policy.upstreams;
-  }
-}
-
-/** Routing tables, compiled once at startup. */
-export class Router {
-  readonly #routes = new Map<string, { route: CompiledRoute; all: readonly string[] }>();
-  readonly #default: { route: CompiledRoute; all: readonly string[] } | undefined;
-  readonly #health: UpstreamHealth | undefined;
+/** Routing tables, compiled once at startup; routes hold their upstreams as targets (`T`). */
+export class Router<T extends RouteTarget = RouteTarget> {
+  readonly #routes = new Map<string, CompiledRoute<T>>();
+  readonly #default: CompiledRoute<T> | undefined;
   readonly #random: () => number;
 
-  /** `random` is injectable so tests can use a seeded generator. */
+  /**
+   * `target(upstream, picker)` gives an upstream's target under a policy's picker (undefined: GATEWAY_PICKER);
+   * `random` is injectable so tests can use a seeded generator.
+   */
   constructor(
     config: Pick<Config, "policies" | "defaultUpstream">,
-    options: { health?: UpstreamHealth; random?: () => number } = {},
+    options: { target: (upstream: string, picker: PickerName | undefined) => T; random?: () => number },
   ) {
+    const { target } = options;
     for (const [model, policy] of config.policies) {
-      this.#routes.set(model, { route: compile(policy), all: candidates(policy) });
+      this.#routes.set(model, compile(policy, (name) => target(name, policy.picker)));
     }
-    if (config.defaultUpstream) {
-      this.#default = { route: fixed([config.defaultUpstream]), all: [config.defaultUpstream] };
-    }
-    this.#health = options.health;
+    if (config.defaultUpstream) this.#default = fixed([target(config.defaultUpstream, undefined)]);
     this.#random = options.random ?? Math.random;
   }
 
   /** Upstreams to try for `model`, in order (at most MAX_ATTEMPTS), or undefined when nothing serves it. */
-  route(model: string): readonly string[] | undefined {
+  route(model: string): readonly T[] | undefined {
     const entry = this.#routes.get(model) ?? this.#default;
     if (entry === undefined) return undefined;
-    const order = entry.route.pick(this.#random());
-    const health = this.#health;
-    if (health === undefined || !health.anyEjected) return order;
-    return skipEjected(order, entry.all, health);
+    const order = entry.pick(this.#random());
+    for (let i = 0; i < order.length; i++) if (order[i].isEjected()) return skipEjected(order, entry.all);
+    return order;
   }
 
   /** The models that have a policy. */
@@ -103,12 +100,12 @@ export class Router {
 }
 
 /** The preferred order without ejected upstreams, topped up from the rest; all ejected: the preferred order. */
-function skipEjected(order: readonly string[], all: readonly string[], health: UpstreamHealth): readonly string[] {
-  const result: string[] = [];
-  for (const name of order) if (!health.isEjected(name)) result.push(name);
-  for (const name of all) {
+function skipEjected<T extends RouteTarget>(order: readonly T[], all: readonly T[]): readonly T[] {
+  const result: T[] = [];
+  for (const target of order) if (!target.isEjected()) result.push(target);
+  for (const target of all) {
     if (result.length >= MAX_ATTEMPTS) break;
-    if (!result.includes(name) && !health.isEjected(name)) result.push(name);
+    if (!result.includes(target) && !target.isEjected()) result.push(target);
   }
   return result.length > 0 ? result : order;
 }

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { RoutePolicy } from "./config.ts";
-import { Router } from "./router.ts";
-import { UpstreamHealth } from "./upstream_health.ts";
+import { Router, type RouteTarget } from "./router.ts";
 
 /** Deterministic generator (mulberry32) so distribution tests never flake. */
 function seeded(seed: number): () => number {
@@ -16,17 +15,26 @@ function seeded(seed: number): () => number {
   };
 }
 
+/** A router whose targets are upstream names; those in `ejected` are ejected. */
 function router(
   policies: Record<string, RoutePolicy>,
-  options: { seed?: number; health?: UpstreamHealth; defaultUpstream?: string } = {},
+  options: { seed?: number; ejected?: Set<string>; defaultUpstream?: string } = {},
 ) {
-  return new Router(
+  const ejected = options.ejected ?? new Set();
+  const targets = new Map<string, RouteTarget>();
+  const target = (name: string) => {
+    let found = targets.get(name);
+    if (found === undefined) targets.set(name, found = { name, isEjected: () => ejected.has(name) });
+    return found;
+  };
+  const r = new Router(
     { policies: new Map(Object.entries(policies)), defaultUpstream: options.defaultUpstream },
-    { random: seeded(options.seed ?? 1), health: options.health },
+    { random: seeded(options.seed ?? 1), target },
   );
+  return { route: (model: string) => r.route(model)?.map((t) => t.name) };
 }
 
-function firstChoices(r: Router, model: string, n: number): Map<string, number> {
+function firstChoices(r: ReturnType<typeof router>, model: string, n: number): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const first = r.route(model)![0];
@@ -91,18 +99,33 @@ Deno.test("a model without a policy goes to the default upstream; without a defa
 });
 
 Deno.test("ejected upstreams are skipped while another one can serve, and used when all are ejected", () => {
-  let now = 0;
-  const health = new UpstreamHealth({ ejectAfterFailures: 2, ejectMs: 1000, now: () => now });
-  const r = router({ m: { strategy: "fallback", upstreams: ["x", "y", "z"] } }, { health, defaultUpstream: "d" });
-  health.failure("x");
+  const ejected = new Set<string>();
+  const r = router({ m: { strategy: "fallback", upstreams: ["x", "y", "z"] } }, { ejected, defaultUpstream: "d" });
   assert.deepEqual(r.route("m"), ["x", "y"]);
-  health.failure("x");
+  ejected.add("x");
   assert.deepEqual(r.route("m"), ["y", "z"]);
-  for (const name of ["y", "z", "y", "z"]) health.failure(name);
+  ejected.add("y").add("z");
   assert.deepEqual(r.route("m"), ["x", "y"]);
-  now = 1001; // ejection over: back in rotation
+  ejected.clear(); // ejection over: back in rotation
   assert.deepEqual(r.route("m"), ["x", "y"]);
-  health.failure("d");
-  health.failure("d");
+  ejected.add("d");
   assert.deepEqual(r.route("other"), ["d"]);
+});
+
+Deno.test("a policy's picker reaches the targets of its upstreams; models without a policy get the default", () => {
+  const asked: string[] = [];
+  const r = new Router({
+    policies: new Map<string, RoutePolicy>([
+      ["a", { strategy: "fallback", upstreams: ["x"], picker: "prefix" }],
+      ["b", { strategy: "canary", primary: "x", canary: "y", percent: 5 }],
+    ]),
+    defaultUpstream: "x",
+  }, {
+    target: (name, picker) => {
+      asked.push(`${name}:${picker ?? "default"}`);
+      return { name, isEjected: () => false };
+    },
+  });
+  assert.deepEqual(asked, ["x:prefix", "x:default", "y:default", "x:default"]);
+  assert.deepEqual(r.route("a")!.map((t) => t.name), ["x"]);
 });

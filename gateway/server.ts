@@ -1,24 +1,35 @@
-/** The request handler: request id -> auth -> body -> route -> rate limit -> proxy -> response, plus probes. */
-import { joinBytes } from "./bytes.ts";
+/**
+ * The request handler: request id -> operation (gateway/operations.ts) -> auth -> body -> route -> rate limit ->
+ * proxy -> response, plus /v1/models and the probes. Each request's moments go to its Exchange (request_lifecycle.ts),
+ * whose subscribers keep the metrics and write the log line.
+ */
 import { Authenticator, type KeyIdentity } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, HttpError } from "./errors.ts";
-import { log, logEnabled } from "./log.ts";
+import { log } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { ModelCatalog } from "./models.ts";
-import { fetchClient, Proxy, type ProxyOutcome, type UpstreamClient } from "./proxy.ts";
+import type { KubeApi } from "./kube_api.ts";
+import { type Operation, OPERATIONS_BY_PATH } from "./operations.ts";
+import { Proxy } from "./proxy.ts";
+import { readBody, requestFacts } from "./request_body.ts";
+import { type Exchange, Lifecycle, type LifecycleSubscriber } from "./request_lifecycle.ts";
+import { RequestLog } from "./request_log.ts";
+import { RequestMetrics } from "./request_metrics.ts";
 import { askForUsage } from "./stream_usage.ts";
+import { fetchClient, type UpstreamClient } from "./upstream_client.ts";
 import { PoolClient } from "./upstream_pool.ts";
-import { MemoryRateLimiter, type RateDecision, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
+import { type LimitDecision, MemoryRateLimiter, type RateLimiter, rateLimitHeaders } from "./rate_limit.ts";
 import { RedisRateLimiter } from "./rate_limit_redis.ts";
 import { Router } from "./router.ts";
-import { UpstreamHealth } from "./upstream_health.ts";
+import { endpointRelease, UpstreamEndpoints, type UpstreamTarget } from "./upstream_endpoints.ts";
+import { reserveTokens, smallestTokenBudget, TokenBudgets, tooLargeError } from "./token_budget.ts";
 
-const decoder = new TextDecoder();
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 /**
- * The only client headers sent upstream besides the request id (Content-Type is always JSON). Credentials never are; an allow list
- * is also much cheaper than copying and filtering every header.
+ * The only client headers sent upstream besides the request id and Content-Type (JSON bodies: always JSON; multipart
+ * bodies: the client's, which names the boundary). Credentials never are; an allow list is also much cheaper than
+ * copying and filtering every header.
  */
 const FORWARDED_HEADERS = ["accept", "user-agent", "traceparent", "tracestate"];
 
@@ -28,19 +39,10 @@ export interface GatewayParts {
   metrics: Metrics;
   limiter: RateLimiter;
   client?: UpstreamClient;
-}
-
-/** Per-request facts for metrics and the log line. */
-interface RequestInfo {
-  requestId: string;
-  method: string;
-  path: string;
-  startedAt: number;
-  model?: string;
-  /** The model was routed to an upstream (only routed models get a `model` label of their own). */
-  routed?: boolean;
-  key?: string;
-  stream?: boolean;
+  /** The API server for GATEWAY_DISCOVERY (default: the pod's in-cluster access). */
+  kubeApi?: () => KubeApi;
+  /** Lifecycle subscribers besides the metrics and the log line (token budgets, traces, tests). */
+  subscribers?: LifecycleSubscriber[];
 }
 
 /** The gateway: a Deno.serve handler with readiness and draining state. */
@@ -48,11 +50,16 @@ export class Gateway {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly limiter: RateLimiter;
+  /** Every upstream's endpoints, pickers, load scraping and discovery. */
+  readonly upstreams: UpstreamEndpoints;
   readonly #auth: Authenticator;
-  readonly #router: Router;
+  readonly #router: Router<UpstreamTarget>;
   readonly #proxy: Proxy;
   readonly #catalog: ModelCatalog;
   readonly #client: UpstreamClient;
+  readonly #lifecycle = new Lifecycle();
+  readonly #budgets: TokenBudgets;
+  readonly #sessionHeader: string | undefined;
   #draining = false;
 
   constructor(parts: GatewayParts) {
@@ -60,37 +67,39 @@ export class Gateway {
     this.config = config;
     this.metrics = metrics;
     this.limiter = parts.limiter;
-    this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymousRpm: config.rateLimitRpm });
-    const health = new UpstreamHealth({
-      ejectAfterFailures: config.ejectAfterFailures,
-      ejectMs: config.ejectSeconds * 1000,
-      onEject: (upstream) => {
-        metrics.ejections.labels(upstream).inc();
-        log("warn", "upstream ejected after repeated failures", { upstream, seconds: config.ejectSeconds });
+    const anonymous = {
+      rpm: config.rateLimitRpm,
+      tpm: config.rateLimitTpm,
+      tokensPerDay: config.rateLimitTokensPerDay,
+    };
+    this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymous });
+    this.#lifecycle.subscribe(new RequestMetrics(metrics));
+    this.#lifecycle.subscribe(new RequestLog());
+    this.#lifecycle.subscribe(endpointRelease);
+    this.#budgets = new TokenBudgets(this.limiter, {
+      onError: (error, exchange) => {
+        metrics.redisErrors.inc();
+        logRedisError(error, { failMode: config.rateLimitFail, requestId: exchange.requestId });
       },
     });
-    this.#router = new Router(config, { health });
+    const keys = config.authEnabled ? config.apiKeys : [anonymous];
+    // Settling reservations at `end` only when some key has a token budget: others cost nothing.
+    if (keys.some((k) => k.tpm > 0 || k.tokensPerDay > 0)) this.#lifecycle.subscribe(this.#budgets);
+    for (const subscriber of parts.subscribers ?? []) this.#lifecycle.subscribe(subscriber);
+    const upstreams = this.upstreams = new UpstreamEndpoints(config, { metrics, kubeApi: parts.kubeApi });
+    this.#router = new Router(config, { target: (name, picker) => upstreams.target(name, picker) });
     for (const model of this.#router.policyModels()) metrics.modelLabel(model); // configured: always labelled
+    this.#sessionHeader = config.routing.sessionHeader;
     this.#client = parts.client ?? fetchClient;
     this.#proxy = new Proxy({
-      upstreams: config.upstreams,
       client: this.#client,
-      health,
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
-      hooks: {
-        onUpstreamError: (upstream, { kind, requestId, detail }) => {
-          metrics.upstreamErrors.labels(upstream, kind).inc();
-          log("warn", "upstream attempt failed", { request_id: requestId, upstream, kind, error: detail });
-        },
-        onRetry: (upstream, { requestId }) => {
-          metrics.retries.labels(upstream).inc();
-          log("info", "retrying on another upstream", { request_id: requestId, upstream });
-        },
-      },
     });
-    const defaultUpstream = config.defaultUpstream ? config.upstreams.get(config.defaultUpstream) : undefined;
-    this.#catalog = new ModelCatalog({ policyModels: this.#router.policyModels(), defaultUpstream });
+    this.#catalog = new ModelCatalog({
+      policyModels: this.#router.policyModels(),
+      upstreams: [...config.upstreams.values()],
+    });
   }
 
   /** Ready: not draining, and the limiter can answer (or Redis failures are configured to fail open). */
@@ -107,16 +116,30 @@ export class Gateway {
     this.#draining = true;
   }
 
-  /** Closes the rate limiter's and the upstream client's connections (on shutdown). */
+  /** Starts what runs beside the requests: load scraping of the endpoints and their discovery in Kubernetes. */
+  start(): void {
+    this.upstreams.start();
+  }
+
+  /** Stops scraping and discovery; closes the rate limiter's and the upstream client's connections (on shutdown). */
   async close(): Promise<void> {
+    await this.upstreams.stop();
     await this.limiter.close().catch(() => {});
     this.#client.close?.();
   }
 
-  /** The Deno.serve handler of the metrics listener (GATEWAY_METRICS_PORT): `/metrics` and nothing else. */
+  /**
+   * The Deno.serve handler of the metrics listener (GATEWAY_METRICS_PORT): `/metrics`, and `/debug/endpoints` (every
+   * upstream's endpoints: ready or ejected, in flight, last scraped load).
+   */
   handleMetrics = async (request: Request): Promise<Response> => {
     const path = pathOf(request.url);
     try {
+      if (path === "/debug/endpoints") {
+        requireMethod(request, "GET");
+        const body = JSON.stringify({ upstreams: this.upstreams.describe() }, null, 2);
+        return new Response(body, { headers: { "content-type": "application/json" } });
+      }
       if (path !== "/metrics") throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
       requireMethod(request, "GET");
       return new Response(await this.metrics.text(), { headers: { "content-type": this.metrics.contentType } });
@@ -131,147 +154,150 @@ export class Gateway {
     const path = pathOf(request.url);
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming !== null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
-    const info: RequestInfo = { requestId, method: request.method, path, startedAt };
+    const exchange = this.#lifecycle.begin(request, { requestId, path, startedAt });
     const headers = new Headers({ "x-request-id": requestId });
     if (this.#draining) headers.set("connection", "close");
     try {
+      const operation = OPERATIONS_BY_PATH.get(path);
+      if (operation !== undefined) return await this.#forward(request, { exchange, headers, operation });
       switch (path) {
-        case "/v1/chat/completions":
-          return await this.#completion(request, { info, headers, endpoint: "chat" });
-        case "/v1/completions":
-          return await this.#completion(request, { info, headers, endpoint: "completions" });
         case "/v1/models":
-          return await this.#models(request, { info, headers });
+          return await this.#models(request, { exchange, headers });
         case "/health":
           requireMethod(request, "GET");
-          return this.#probe(info, { status: 200, body: '{"status":"ok"}', headers });
+          return this.#probe(exchange, { status: 200, body: '{"status":"ok"}', headers });
         case "/ready": {
           requireMethod(request, "GET");
           const state = this.ready();
           const body = JSON.stringify(
             state.ready ? { status: "ready" } : { status: "not ready", reason: state.reason },
           );
-          return this.#probe(info, { status: state.ready ? 200 : 503, body, headers });
+          return this.#probe(exchange, { status: state.ready ? 200 : 503, body, headers });
         }
         default:
           throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
       }
     } catch (error) {
-      return this.#failed(info, { error, headers });
+      return this.#failed(exchange, { error, headers });
     }
   };
 
-  #probe(info: RequestInfo, answer: { status: number; body: string; headers: Headers }): Response {
+  #probe(exchange: Exchange, answer: { status: number; body: string; headers: Headers }): Response {
     answer.headers.set("content-type", "application/json");
-    this.#logRequest(info, { status: answer.status }, "debug");
+    exchange.quiet = true;
+    exchange.end(answer.status);
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   }
 
-  #failed(info: RequestInfo, ctx: { error: unknown; headers: Headers }): Response {
+  /** A request the gateway itself refused or failed: ends its exchange, answers the error. */
+  #failed(exchange: Exchange, ctx: { error: unknown; headers: Headers }): Response {
     const httpError = asHttpError(ctx.error);
-    const status = httpError.status;
-    // Refused before the request was routed (401, 403, 404, 405, 413, ...): counted with an empty model.
-    const model = info.routed ? this.metrics.modelLabel(info.model!) : "";
-    this.metrics.requests.labels(model, "", String(status)).inc();
-    this.#logRequest(info, { status, error: httpError.message }, status >= 500 ? "error" : "info");
-    if (status === 500) log("error", "unexpected error", { request_id: info.requestId, error: String(ctx.error) });
+    exchange.end(httpError.status, httpError.message);
+    if (httpError.status === 500) {
+      log("error", "unexpected error", { request_id: exchange.requestId, error: String(ctx.error) });
+    }
     return errorResponse(httpError, ctx.headers);
   }
 
-  async #models(request: Request, ctx: { info: RequestInfo; headers: Headers }): Promise<Response> {
+  async #models(request: Request, ctx: { exchange: Exchange; headers: Headers }): Promise<Response> {
+    const { exchange, headers } = ctx;
     requireMethod(request, "GET");
     const identity = this.#auth.authenticate(request.headers);
-    ctx.info.key = identity.name;
-    const data = await this.#catalog.list(identity.models, ctx.info.requestId);
-    ctx.headers.set("content-type", "application/json");
-    this.#logRequest(ctx.info, { status: 200 });
-    return new Response(JSON.stringify({ object: "list", data }), { headers: ctx.headers });
+    exchange.key = identity.name;
+    const data = await this.#catalog.list(identity.models, exchange.requestId);
+    headers.set("content-type", "application/json");
+    exchange.end(200);
+    return new Response(JSON.stringify({ object: "list", data }), { headers });
   }
 
-  async #completion(
+  /** An API operation: checked, routed, admitted, then forwarded (the proxy ends its exchange). */
+  async #forward(
     request: Request,
-    ctx: { info: RequestInfo; headers: Headers; endpoint: "chat" | "completions" },
+    ctx: { exchange: Exchange; headers: Headers; operation: Operation },
   ): Promise<Response> {
-    const { info, headers, endpoint } = ctx;
+    const { exchange, headers, operation } = ctx;
+    exchange.operation = operation;
     requireMethod(request, "POST");
     const identity = this.#auth.authenticate(request.headers);
-    info.key = identity.name;
+    exchange.key = identity.name;
     const body = await readBody(request, this.config.maxBodyBytes);
-    const parsed = parseCompletion(body, endpoint);
-    info.model = parsed.model;
-    info.stream = parsed.stream;
-    if (identity.models && !identity.models.has(parsed.model)) {
-      throw new HttpError(403, `This API key may not use the model '${parsed.model}'.`, {
+    const contentType = operation.modelIn === "form" ? request.headers.get("content-type") : null;
+    const facts = requestFacts(body, { operation, contentType });
+    const model = facts.model;
+    exchange.model = model;
+    exchange.stream = facts.stream;
+    exchange.fields = facts.fields;
+    exchange.start();
+    if (identity.models && !identity.models.has(model)) {
+      throw new HttpError(403, `This API key may not use the model '${model}'.`, {
         code: "model_not_allowed",
         param: "model",
       });
     }
-    const order = this.#router.route(parsed.model);
+    const order = this.#router.route(model);
     if (order === undefined) {
-      throw new HttpError(404, `The model '${parsed.model}' does not exist or is not served by this gateway.`, {
+      throw new HttpError(404, `The model '${model}' does not exist or is not served by this gateway.`, {
         code: "model_not_found",
         param: "model",
       });
     }
-    info.routed = true;
-    await this.#limit(identity, { headers, requestId: info.requestId });
+    exchange.routed = true;
+    await this.#limit(identity, { headers, exchange, bodyBytes: body.byteLength });
 
     const upstreamHeaders: Array<[string, string]> = [
-      ["x-request-id", info.requestId],
-      ["content-type", "application/json"], // the body parsed as JSON, whatever the client declared (curl -d: a form)
+      ["x-request-id", exchange.requestId],
+      // JSON bodies were parsed as JSON, whatever the client declared (curl -d: a form); multipart keeps its boundary.
+      ["content-type", contentType ?? "application/json"],
     ];
     for (const name of FORWARDED_HEADERS) {
       const value = request.headers.get(name);
       if (value !== null) upstreamHeaders.push([name, value]);
     }
-
-    // Streams: the upstream is always asked for usage (exact token counts); what the client did not ask for is
-    // taken out of the answer again.
-    const usage = parsed.stream ? askForUsage(body, parsed.fields) : undefined;
-
-    const metrics = this.metrics;
-    metrics.inFlight.inc();
-    metrics.overhead.observe((performance.now() - info.startedAt) / 1000);
+    // Chat and completion streams: the upstream is always asked for usage (exact token counts); what the client did
+    // not ask for is taken out of the answer again.
+    const usage = facts.stream && operation.askStreamUsage ? askForUsage(body, facts.fields!) : undefined;
     return await this.#proxy.forward({
-      requestId: info.requestId,
-      endpoint,
+      exchange,
       body: usage?.body ?? body,
       headers: upstreamHeaders,
       clientSignal: request.signal,
-      stream: parsed.stream,
       stripUsage: usage?.strip ?? false,
       order,
-      startedAt: info.startedAt,
+      session: this.#sessionHeader === undefined ? undefined : request.headers.get(this.#sessionHeader),
       responseHeaders: headers,
-      onDone: (outcome) => this.#completionDone(info, outcome),
     });
   }
 
-  #completionDone(info: RequestInfo, outcome: ProxyOutcome): void {
-    const metrics = this.metrics;
-    metrics.inFlight.dec();
-    // A 404 is the upstream not knowing the model (a typo on the default upstream): no label of its own.
-    const model = metrics.modelLabel(info.model!, outcome.status !== 404);
-    const upstream = outcome.upstream ?? "";
-    metrics.requests.labels(model, upstream, String(outcome.status)).inc();
-    metrics.duration.labels(model, upstream).observe((performance.now() - info.startedAt) / 1000);
-    if (info.stream && outcome.ttftMs !== undefined) {
-      metrics.ttft.labels(model, upstream).observe(outcome.ttftMs / 1000);
-    }
-    if (outcome.promptTokens) metrics.tokens.labels(model, upstream, "prompt").inc(outcome.promptTokens);
-    if (outcome.completionTokens) metrics.tokens.labels(model, upstream, "completion").inc(outcome.completionTokens);
-    this.#logRequest(info, outcome, outcome.status >= 500 ? "warn" : "info");
-  }
-
-  async #limit(identity: KeyIdentity, ctx: { headers: Headers; requestId: string }): Promise<void> {
-    if (identity.rpm <= 0) return;
-    let decision: RateDecision;
+  /**
+   * Admits the request against its key's budgets in one limiter call: one request, plus the tokens it reserves when
+   * the key has a token budget and the operation counts tokens. The reservation is settled at `end` (TokenBudgets).
+   */
+  async #limit(identity: KeyIdentity, ctx: { headers: Headers; exchange: Exchange; bodyBytes: number }): Promise<void> {
+    const { exchange } = ctx;
+    const cost = exchange.operation!.tokenCost;
+    const reserves = identity.tokenBudget && cost !== undefined;
+    let tokens = 0;
+    if (reserves) {
+      const budget = smallestTokenBudget(identity);
+      const reservation = reserveTokens(cost, {
+        bodyBytes: ctx.bodyBytes,
+        fields: exchange.fields,
+        defaultMaxTokens: this.config.rateLimitDefaultMaxTokens,
+        budget,
+      });
+      if (reservation.total > budget) {
+        this.metrics.rateLimited.labels(identity.name, budget === identity.tpm ? "tokens" : "tokens_per_day").inc();
+        throw tooLargeError(reservation, identity);
+      }
+      tokens = reservation.total;
+    } else if (identity.rpm <= 0) return;
+    let decision: LimitDecision;
     try {
-      const answer = this.limiter.check(identity.name, identity.rpm);
+      const answer = this.limiter.admit(identity, tokens);
       decision = answer instanceof Promise ? await answer : answer; // the in-memory limiter answers at once
     } catch (error) {
       this.metrics.redisErrors.inc();
-      logRedisError(error, { failMode: this.config.rateLimitFail, requestId: ctx.requestId });
+      logRedisError(error, { failMode: this.config.rateLimitFail, requestId: exchange.requestId });
       if (this.config.rateLimitFail === "open") return;
       throw new HttpError(503, "Rate limiting is unavailable; try again shortly.", {
         code: "rate_limiter_unavailable",
@@ -280,37 +306,30 @@ export class Gateway {
     }
     rateLimitHeaders(decision, ctx.headers);
     if (!decision.allowed) {
-      this.metrics.rateLimited.labels(identity.name).inc();
-      throw new HttpError(429, `Rate limit reached: ${decision.limit} requests per minute for this key.`, {
-        code: "rate_limit_exceeded",
-      });
+      const refusal = refusalOf(decision, tokens);
+      this.metrics.rateLimited.labels(identity.name, refusal.limit).inc();
+      throw new HttpError(429, refusal.message, { code: "rate_limit_exceeded" });
     }
+    if (reserves) this.#budgets.hold(exchange, { key: identity, tokens });
   }
+}
 
-  #logRequest(
-    info: RequestInfo,
-    result: Partial<ProxyOutcome> & { status: number },
-    level: "debug" | "info" | "warn" | "error" = "info",
-  ): void {
-    if (!logEnabled(level)) return;
-    log(level, "request", {
-      request_id: info.requestId,
-      method: info.method,
-      path: info.path,
-      model: info.model,
-      key: info.key,
-      stream: info.stream,
-      upstream: result.upstream,
-      status: result.status,
-      attempts: result.attempts,
-      duration_ms: Math.round((performance.now() - info.startedAt) * 100) / 100,
-      ttft_ms: result.ttftMs === undefined ? undefined : Math.round(result.ttftMs * 100) / 100,
-      prompt_tokens: result.promptTokens,
-      completion_tokens: result.completionTokens,
-      aborted: result.aborted || undefined,
-      error: result.error,
-    });
+/** Which budget refused a request (the first that did), for the metric's label and the error message. */
+function refusalOf(decision: LimitDecision, tokens: number): { limit: string; message: string } {
+  const { requests, tokens: perMinute, tokensPerDay } = decision;
+  if (requests !== undefined && !requests.allowed) {
+    return {
+      limit: "requests",
+      message: `Rate limit reached: ${requests.limit} requests per minute for this key.`,
+    };
   }
+  const perDay = perMinute === undefined || perMinute.allowed;
+  const state = perDay ? tokensPerDay! : perMinute;
+  return {
+    limit: perDay ? "tokens_per_day" : "tokens",
+    message: `Rate limit reached: ${state.limit} tokens per ${perDay ? "day" : "minute"} for this key; ` +
+      `this request reserves ${tokens} tokens and ${state.remaining} are left.`,
+  };
 }
 
 let lastRedisLog = -Infinity;
@@ -329,12 +348,17 @@ function logRedisError(error: unknown, ctx: { failMode: string; requestId?: stri
 
 /**
  * Builds the gateway from a config: metrics, the Redis or in-memory limiter, the upstream client (the pooled one
- * unless GATEWAY_UPSTREAM_CLIENT=fetch or `options.client` is given), routing, proxy.
+ * unless GATEWAY_UPSTREAM_CLIENT=fetch or `options.client` is given), routing, proxy, and `options.subscribers` to
+ * each request's lifecycle.
  */
-export function createGateway(config: Config, options: { client?: UpstreamClient } = {}): Gateway {
+export function createGateway(
+  config: Config,
+  options: { client?: UpstreamClient; subscribers?: LifecycleSubscriber[] } = {},
+): Gateway {
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter(config.redisUrl, {
       timeoutMs: config.redisTimeoutMs,
+      leaseMs: config.rateLimitLeaseMs,
       onError: (error) => logRedisError(error, { failMode: config.rateLimitFail }),
     })
     : new MemoryRateLimiter();
@@ -345,7 +369,7 @@ export function createGateway(config: Config, options: { client?: UpstreamClient
       onWait: (origin, waiting) => metrics.connectionWait(origin, waiting),
     })
     : fetchClient);
-  return new Gateway({ config, metrics, limiter, client });
+  return new Gateway({ config, metrics, limiter, client, subscribers: options.subscribers });
 }
 
 /** The path of a request URL without the query, without building a URL object. */
@@ -370,62 +394,4 @@ function requireMethod(request: Request, method: "GET" | "POST"): void {
     code: "method_not_allowed",
     headers: { allow },
   });
-}
-
-/** Reads the request body, refusing more than `limit` bytes (declared or actually sent) with a 413. */
-export async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () =>
-    new HttpError(413, `Request body is larger than the limit of ${limit} bytes.`, { code: "request_too_large" });
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge();
-  if (request.body === null) return new Uint8Array(0);
-  if (declared !== null) return await request.bytes();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  return joinBytes(chunks, size);
-}
-
-/** The fields the gateway needs from a completion request, validated. */
-export function parseCompletion(
-  body: Uint8Array,
-  endpoint: "chat" | "completions",
-): { model: string; stream: boolean; fields: Record<string, unknown> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(body));
-  } catch (error) {
-    throw new HttpError(400, `Request body is not valid JSON: ${(error as Error).message}`, { code: "invalid_json" });
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new HttpError(400, "Request body must be a JSON object.", { code: "invalid_json" });
-  }
-  const fields = json as Record<string, unknown>;
-  if (typeof fields.model !== "string" || fields.model === "") {
-    throw new HttpError(400, "You must provide a model parameter.", {
-      code: "missing_required_parameter",
-      param: "model",
-    });
-  }
-  const required = endpoint === "chat" ? "messages" : "prompt";
-  const value = fields[required];
-  const ok = endpoint === "chat" ? Array.isArray(value) && value.length > 0 : value !== undefined && value !== null;
-  if (!ok) {
-    throw new HttpError(400, `You must provide a non-empty '${required}' parameter.`, {
-      code: "missing_required_parameter",
-      param: required,
-    });
-  }
-  return { model: fields.model, stream: fields.stream === true, fields };
 }

@@ -18,10 +18,12 @@ const NULL = encoder.encode("null");
 /** An unterminated event longer than this is passed on as it is (the stream is not SSE as we know it). */
 const MAX_CARRY = 64 * 1024;
 
-/** Token counts from an upstream's `usage`. */
+/** Token counts from an upstream's `usage`, and the model its answer names. */
 export interface Usage {
   promptTokens?: number;
   completionTokens?: number;
+  /** The answer's `model` (the model that generated it), when found next to the usage. */
+  model?: string;
 }
 
 /**
@@ -107,7 +109,7 @@ export class UsageStripper {
     const end = eventEnd(events, at);
     const text = decoder.decode(events.subarray(start, end)).trim();
     if (!text.startsWith("data:")) return undefined;
-    let chunk: { choices?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+    let chunk: { model?: unknown; choices?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
     try {
       chunk = JSON.parse(text.slice(5));
     } catch {
@@ -118,6 +120,7 @@ export class UsageStripper {
     this.usage = {
       promptTokens: typeof prompt === "number" ? prompt : undefined,
       completionTokens: typeof completion === "number" ? completion : undefined,
+      model: typeof chunk.model === "string" ? chunk.model : undefined,
     };
     return [start, end];
   }

@@ -82,7 +82,7 @@ Deno.test("stripping the asked-for usage gives the stream without it, byte for b
       const upstream = openaiStream(tokens, { kind, usage: true, nullMembers });
       const { text, stripper } = strip(pieces(upstream, cuts));
       assert.equal(text, openaiStream(tokens, { kind, usage: false, nullMembers }));
-      assert.deepEqual(stripper.usage, { promptTokens: 3, completionTokens: tokens.length });
+      assert.deepEqual(stripper.usage, { promptTokens: 3, completionTokens: tokens.length, model: "m" });
     },
   ));
 });

@@ -9,7 +9,7 @@
  * servers read the whole body before answering).
  */
 import { joinBytes } from "./bytes.ts";
-import { fetchClient, type UpstreamClient } from "./proxy.ts";
+import { fetchClient, type UpstreamClient } from "./upstream_client.ts";
 
 /** Options of the pooled client. */
 export interface PoolClientOptions {

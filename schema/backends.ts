@@ -21,12 +21,14 @@ export interface Backend {
   gpu: number;
   /** Loads a model for minutes: gets a startupProbe bounded by startupTimeoutSeconds. */
   slowStart: boolean;
-  /** Non-root user the image runs as. */
+  /** Non-root uid of the restricted security profile. */
   runAsUser: number;
   /** Size of the writable /tmp (HOME): vLLM and SGLang keep compile and kernel caches there. */
   tmpSize: string;
   /** Pass HF_TOKEN from the Secret. */
   hfToken: boolean;
+  /** Prometheus gauge of requests waiting in the server's queue (KEDA scales on it); empty: none. */
+  queueMetric: string;
   /** deployment: Deployment + Service + HPA; inferenceService: a KServe InferenceService. */
   workload: "deployment" | "inferenceService";
   /**
@@ -39,7 +41,8 @@ export interface Backend {
 
 /**
  * What vLLM, SGLang and KServe's runtimes share: one GPU, minutes to load a model, a gated model's HF_TOKEN, and USER
- * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set).
+ * (torch asks getpass.getuser() at import, which fails for a uid without a passwd entry unless USER is set; the
+ * imageUser security profile leaves USER and HOME to the image).
  */
 const modelServer = {
   env: { USER: "nexus" },
@@ -65,6 +68,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     runAsUser: 1993,
     tmpSize: "256Mi",
     hfToken: false,
+    queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
     drain: { kind: "env", delayVariable: "WORKER_DRAIN_DELAY_MS", graceVariable: "WORKER_SHUTDOWN_GRACE_MS" },
   },
@@ -76,6 +80,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: ["vllm", "serve"],
     args: ["$(MODEL_ID)", "--host", "0.0.0.0", "--port", "8000"],
     ...modelServer,
+    queueMetric: "vllm:num_requests_waiting",
     workload: "deployment",
     drain: { kind: "preStop" },
   },
@@ -87,6 +92,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: ["python3", "-m", "sglang.launch_server"],
     args: ["--model-path", "$(MODEL_ID)", "--host", "0.0.0.0", "--port", "30000", "--enable-metrics"],
     ...modelServer,
+    queueMetric: "sglang:num_queue_reqs",
     workload: "deployment",
     drain: { kind: "preStop" },
   },
@@ -98,6 +104,7 @@ export const backendRecords: Record<(typeof backends)[number], Backend> = {
     command: [],
     args: [],
     ...modelServer,
+    queueMetric: "",
     workload: "inferenceService",
     drain: { kind: "none" },
   },

@@ -12,6 +12,7 @@ import { presets, scenarios } from "./presets.ts";
 import { valuesTable } from "./readme_table.ts";
 import { values } from "./values.ts";
 import { valuesYaml } from "./values_yaml.ts";
+import { gpuPool } from "./gpu_pools.ts";
 import { worker } from "./workers.ts";
 
 const defaultChartDir = new URL("../charts/nexus/", import.meta.url).pathname;
@@ -35,14 +36,17 @@ function chartReadme(table: string): string {
   return `# nexus
 
 Helm chart of Nexus, the LLM inference gateway: the gateway, model workers (mock, vLLM, SGLang, KServe) on CPU or
-a GPU node pool, Redis for the shared rate limit, and the gateway's exposure (ClusterIP, LoadBalancer, Ingress or
-Gateway API). The repository README walks through an install.
+GPU node pools, Redis for the shared rate limit, and the gateway's exposure (ClusterIP, NodePort or LoadBalancer
+Service, Ingress or Gateway API). The repository README walks through an install; docs/ko/README.md is the operating
+guide in Korean.
 
 Presets: \`values-mock.yaml\` (default behaviour), \`values-gpu.yaml\` (vLLM on the GPU pool), \`values-sglang.yaml\`
 (vLLM with a 10% SGLang canary), \`values-kserve.yaml\` (a KServe InferenceService).
 
-A worker is a **GPU worker** when its \`gpu\` count is above 0 (unset: 1 for vllm, sglang and kserve, 0 for mock).
-Only GPU workers get \`gpuPool\`'s nodeSelector, tolerations, affinity and runtimeClassName.
+A worker is a **GPU worker** when its \`gpu\` count is above 0 (unset: its pool's \`gpu\` for vllm, sglang and kserve,
+0 for mock). A GPU worker runs on the pool \`workers.<name>.gpuPool\` names (default \`gpu\`) and takes that pool's
+nodeSelector, tolerations, affinity, runtimeClassName, resources and shm; any of them set on the worker replaces the
+pool's (resources key by key). The gateway, Redis and CPU workers never get a pool's placement.
 
 ## Workers
 
@@ -64,6 +68,8 @@ A terminating pod keeps serving while Kubernetes takes it out of its Service end
 for \`gateway.drainDelaySeconds\` (not ready, \`Connection: close\` on every answer), the mock worker likewise, vLLM and
 SGLang behind a \`preStop\` sleep (\`workers.<name>.drainDelaySeconds\`). Then in-flight requests get
 \`drainGraceSeconds\`; \`terminationGracePeriodSeconds\` is the sum plus 5.
+GPU workers replace one pod at a time and never surge (\`RollingUpdate\`, \`maxSurge: 0\`, \`maxUnavailable: 1\`), so no
+spare GPU is needed; \`workers.<name>.strategy\` can make it \`Recreate\`.
 
 ## Values
 
@@ -83,6 +89,7 @@ export function generatedFiles(): Map<string, string> {
   files.set("files/backends.json", JSON.stringify(backendRecords, null, 2) + "\n");
   files.set("files/dashboard.json", JSON.stringify(dashboard(), null, 2) + "\n");
   files.set("files/worker-defaults.json", JSON.stringify(worker.parse({}), null, 2) + "\n");
+  files.set("files/gpu-pool-defaults.json", JSON.stringify(gpuPool.parse({}), null, 2) + "\n");
   for (const [name, preset] of Object.entries(presets)) {
     const file = `values-${name}.yaml`;
     files.set(file, yamlFile(preset.about, checked(file, preset.values)));

@@ -3,12 +3,14 @@ import type { ValuesInput } from "./values.ts";
 
 const llama3 = "meta-llama/Meta-Llama-3-8B-Instruct";
 
-/** vLLM on the GPU pool, sized as the seed's GPU node pool guide suggests (1 GPU / 16Gi / 4 vCPU). */
+/**
+ * vLLM on the generic GPU pool, whose shape is the seed's GPU node pool guide's (1 GPU / 16Gi / 4 vCPU): the worker
+ * names the pool and takes its placement and resources.
+ */
 const vllmWorker = {
   backend: "vllm",
   model: llama3,
-  gpu: 1,
-  resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+  gpuPool: "gpu",
   autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 80 },
   cache: { type: "emptyDir", sizeLimit: "50Gi" },
 } as const;
@@ -28,19 +30,21 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
     values: { workers: { mock: { enabled: true, backend: "mock", model: "mock-worker", gpu: 0 } } },
   },
   gpu: {
-    about: "vLLM on the GPU node pool; HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
+    about: "vLLM on the GPU node pool, each request to the pod that likely holds its prompt's prefix in its KV " +
+      "cache (picker prefix); HF_TOKEN from the Secret model-worker-secrets; model cache at /data.",
     values: {
       workers: { vllm: vllmWorker },
-      gateway: { defaultUpstream: "vllm" },
+      gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" } },
       hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
     },
   },
   sglang: {
-    about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B.",
+    about: "The seed's routing example: vLLM primary, SGLang takes a 10% canary for Llama 3 8B; picker prefix.",
     values: {
       workers: { vllm: vllmWorker, sglang: sglangWorker },
       gateway: {
         defaultUpstream: "vllm",
+        routing: { picker: "prefix" },
         routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
       },
       hfToken: { existingSecret: "model-worker-secrets", key: "HF_TOKEN" },
@@ -53,8 +57,7 @@ export const presets: Record<string, { about: string; values: ValuesInput }> = {
         llama: {
           backend: "kserve",
           model: llama3,
-          gpu: 1,
-          resources: { requests: { cpu: "4", memory: "16Gi" }, limits: { memory: "24Gi" } },
+          gpuPool: "gpu",
           kserve: { modelFormat: "huggingface" },
         },
       },
@@ -74,16 +77,19 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
     about: "vLLM on the GPU pool (scheduled onto nodepool=gpu nodes through the taint).",
     values: {
       workers: { vllm: { ...vllmWorker, ...ciSized } },
-      gateway: { defaultUpstream: "vllm" },
+      gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" } },
     },
   },
   "sglang-canary": {
-    about: "vLLM primary with a 10% SGLang canary, both on the GPU pool, plus the mock on CPU.",
+    about: "vLLM primary with a 10% SGLang canary (picker prefix for that model), both on the GPU pool, plus the " +
+      "mock on CPU.",
     values: {
       workers: { mock: {}, vllm: { ...vllmWorker, ...ciSized }, sglang: { ...sglangWorker, ...ciSized } },
       gateway: {
         defaultUpstream: "mock",
-        routePolicies: { [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10 } },
+        routePolicies: {
+          [llama3]: { strategy: "canary", primary: "vllm", canary: "sglang", percent: 10, picker: "prefix" },
+        },
       },
     },
   },
@@ -106,8 +112,31 @@ export const scenarios: Record<string, { about: string; values: ValuesInput }> =
     },
   },
   loadbalancer: {
-    about: "LoadBalancer exposure with NetworkPolicies on.",
-    values: { gateway: { expose: { mode: "loadBalancer" } }, networkPolicy: { enabled: true } },
+    about: "The gateway Service as a LoadBalancer, with NetworkPolicies on.",
+    values: {
+      gateway: { service: { type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"] } },
+      networkPolicy: { enabled: true },
+    },
+  },
+  "keda-inferencepool": {
+    about: "The mock worker scaled by a KEDA ScaledObject on its queue, with a Gateway API Inference Extension " +
+      "InferencePool over its pods, a PodDisruptionBudget and the gateway's extra env, volumes and pod labels.",
+    values: {
+      workers: {
+        mock: {
+          keda: { enabled: true, serverAddress: "http://prometheus-operated.monitoring.svc:9090" },
+          inferencePool: { enabled: true, endpointPicker: { name: "mock-epp" } },
+          podLabels: { team: "inference" },
+        },
+      },
+      gateway: {
+        extraEnv: [{ name: "GATEWAY_LOG_LEVEL", value: "debug" }],
+        extraVolumes: [{ name: "extra", emptyDir: { sizeLimit: "16Mi" } }],
+        extraVolumeMounts: [{ name: "extra", mountPath: "/extra", readOnly: true }],
+        podLabels: { team: "inference" },
+        autoscaling: { behavior: { scaleDown: { stabilizationWindowSeconds: 600 } } },
+      },
+    },
   },
   gatewayapi: {
     about: "Gateway API HTTPRoute exposure.",

@@ -21,6 +21,7 @@ function rows(schema: Json, path: string, out: string[]): void {
 function typeOf(schema: Json): string {
   if (schema.enum) return (schema.enum as unknown[]).map((v) => `\`${v}\``).join(" \\| ");
   if (schema.type) return String(schema.type);
+  if (Array.isArray(schema.anyOf)) return [...new Set((schema.anyOf as Json[]).map(typeOf))].join(" \\| ");
   return "object";
 }
 

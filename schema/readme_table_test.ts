@@ -15,7 +15,12 @@ Deno.test("the chart README's values table has a row, with type, default and des
       "gateway.routePolicies",
       "workers.<name>.backend",
       "workers.<name>.cache.type",
-      "gpuPool.tolerations",
+      "gpuPools.<name>.tolerations",
+      "gpuPools.<name>.resources.requests",
+      "workers.<name>.gpuPool",
+      "workers.<name>.keda.serverAddress",
+      "gateway.service.type",
+      "global.imageRegistry",
       "redis.mode",
       "hfToken.existingSecret",
       "grafanaDashboard.enabled",
@@ -26,5 +31,6 @@ Deno.test("the chart README's values table has a row, with type, default and des
     assert.ok(row.length >= 4 && row[3].trim().length > 5, `${path} is described`);
   }
   assert.match(table, /\| `gateway\.expose\.ingress\.host` \| string \| `"gateway\.local"` \|/);
+  assert.match(table, /\| `workers\.<name>\.gpuPool` \| string \\\| object \| `"gpu"` \|/, "a union names its types");
   assert.match(table, /\| `workers\.<name>\.backend` \| `mock` \\\| `vllm` \\\| `sglang` \\\| `kserve` \| `"mock"` \|/);
 });

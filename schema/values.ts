@@ -1,8 +1,10 @@
 /** The zod type of the whole chart's values: the single source of values.schema.json, values.yaml and the docs. */
 import { z } from "zod";
-import { image, resources, stringMap } from "./common.ts";
+import { image, probeTimings, resources, stringMap } from "./common.ts";
 import { gateway } from "./gateway.ts";
-import { gpuPool, workers } from "./workers.ts";
+import { gpuPools, legacyGpuPool } from "./gpu_pools.ts";
+import { podScheduling, securityContexts } from "./pod.ts";
+import { workers } from "./workers.ts";
 
 const redis = z.strictObject({
   mode: z.enum(["internal", "external", "none"]).default("internal").describe(
@@ -11,6 +13,12 @@ const redis = z.strictObject({
   ),
   image: image("redis", "7.4-alpine", "Redis image (mode internal)."),
   resources: resources({ cpu: "50m", memory: "64Mi" }, { memory: "256Mi" }, "Redis resources (mode internal)."),
+  ...podScheduling("Redis"),
+  probes: z.strictObject({
+    liveness: probeTimings({ periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }, "Liveness (TCP)."),
+    readiness: probeTimings({ periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3 }, "Readiness (PING)."),
+  }).prefault({}).describe("Probe timings (mode internal)."),
+  ...securityContexts("Redis", 999),
   external: z.strictObject({
     url: z.string().default("").describe("redis:// URL (mode external); stored in the gateway Secret."),
     existingSecret: z.string().default("").describe("Secret holding the URL (mode external) instead of url."),
@@ -20,6 +28,13 @@ const redis = z.strictObject({
 
 /** Every value of charts/nexus. */
 export const values = z.strictObject({
+  global: z.strictObject({
+    imageRegistry: z.string().regex(/^([^/]+(\/[^/]+)*)?$/).default("").describe(
+      "Registry (host[:port][/path]) that replaces the registry host of every image the chart renders, e.g. a " +
+        "mirror: ghcr.io/nexus-llm/nexus-gateway becomes <registry>/nexus-llm/nexus-gateway, redis becomes " +
+        "<registry>/library/redis. Empty: each image's own.",
+    ),
+  }).prefault({}).describe("Settings for every image and pod of the release."),
   nameOverride: z.string().default("").describe("Replaces the chart name in object names."),
   fullnameOverride: z.string().default("").describe("Replaces <release>-<chart> in object names."),
   commonLabels: stringMap("Labels added to every object."),
@@ -27,7 +42,8 @@ export const values = z.strictObject({
     .describe("Pull secrets for every pod."),
   gateway,
   workers,
-  gpuPool,
+  gpuPools,
+  gpuPool: legacyGpuPool,
   hfToken: z.strictObject({
     value: z.string().default("").describe(
       "Hugging Face token; when set the chart stores it in <fullname>-model-worker-secrets.",

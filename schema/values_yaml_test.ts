@@ -8,7 +8,7 @@ Deno.test("values.yaml holds the defaults, each key commented with its descripti
   const defaults = values.parse({});
   const text = valuesYaml(defaults, valuesJsonSchema(values), " header");
   assert.deepEqual(parse(text, { version: "1.1" }), JSON.parse(JSON.stringify(defaults)));
-  assert.match(text, /# How clients reach the gateway: clusterIP .*\n +mode: clusterIP/);
+  assert.match(text, /# What the chart adds in front of the gateway Service: .*\n +mode: clusterIP/);
   assert.match(text, /# Replicas when autoscaling is off.\n +replicas: 2/, "nested entries are commented too");
   assert.match(text, /# Model workers keyed by name .* none named: one mock worker.*\nworkers: \{\}/);
   assert.match(text, /proxy-buffering: "off"/, "YAML 1.1 booleans stay strings");

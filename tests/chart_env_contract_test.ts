@@ -15,6 +15,13 @@ const cases: RenderCase[] = [
   ...everyFileCase,
   {
     values: {
+      gateway: {
+        otel: { enabled: true, endpoint: "http://otel:4318", samplingRatio: 0.25, resourceAttributes: { team: "ml" } },
+      },
+    },
+  },
+  {
+    values: {
       workers: { mock: {}, vllm: { backend: "vllm", model: "m" }, llama: { backend: "kserve", model: "x/y" } },
       gateway: {
         apiKeys: ["team-a-key-1", "team-b-key-2"],
@@ -24,7 +31,7 @@ const cases: RenderCase[] = [
           n: { strategy: "fallback", upstreams: ["llama", "mock"] },
           o: { strategy: "canary", primary: "mock", canary: "vllm", percent: 2.5 },
         },
-        rateLimit: { rpm: 30, failMode: "closed" },
+        rateLimit: { rpm: 30, tpm: 40000, tokensPerDay: 2000000, failMode: "closed" },
         env: { GATEWAY_LOG_LEVEL: "debug", GATEWAY_EJECT_SECONDS: "10" },
       },
       redis: { mode: "external", external: { url: "rediss://:pw@redis.example:6380" } },
@@ -118,6 +125,7 @@ Deno.test("every rendering's gateway environment parses with gateway/config.ts, 
       .result;
   assert.deepEqual(focused.apiKeys.map((k) => k.key), ["team-a-key-1", "team-b-key-2"]);
   assert.equal(focused.rateLimitRpm, 30);
+  assert.deepEqual(focused.apiKeys.map((k) => [k.tpm, k.tokensPerDay]), [[40000, 2000000], [40000, 2000000]]);
   assert.equal(focused.rateLimitFail, "closed");
   assert.equal(focused.redisUrl, "rediss://:pw@redis.example:6380");
   assert.equal(focused.logLevel, "debug");

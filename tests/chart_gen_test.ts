@@ -42,8 +42,8 @@ Deno.test("a preset that drifts from the values schema fails to type-check", asy
     const presets = `${copy}/schema/presets.ts`;
     const text = await Deno.readTextFile(presets);
     const drifted = text.replace(
-      'gateway: { defaultUpstream: "vllm" },',
-      'gateway: { defaultUpstream: "vllm", replicaz: 2 },',
+      'gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" } },',
+      'gateway: { defaultUpstream: "vllm", routing: { picker: "prefix" }, replicaz: 2 },',
     );
     assert.notEqual(drifted, text, "the gpu preset's gateway values were found");
     await Deno.writeTextFile(presets, drifted);

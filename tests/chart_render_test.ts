@@ -84,17 +84,19 @@ Deno.test("a worker's image, args, env and resources reach its container after t
           resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { memory: "9Gi" } },
         },
       },
-      gpuPool: {
-        affinity: {
-          nodeAffinity: {
-            requiredDuringSchedulingIgnoredDuringExecution: {
-              nodeSelectorTerms: [{
-                matchExpressions: [{
-                  key: "nvidia.com/gpu.product",
-                  operator: "In",
-                  values: ["NVIDIA-H100-80GB-HBM3"],
+      gpuPools: {
+        gpu: {
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{
+                  matchExpressions: [{
+                    key: "nvidia.com/gpu.product",
+                    operator: "In",
+                    values: ["NVIDIA-H100-80GB-HBM3"],
+                  }],
                 }],
-              }],
+              },
             },
           },
         },
@@ -126,14 +128,14 @@ Deno.test("the sglang preset canaries 10% of Llama 3 from vLLM to SGLang, both o
   assert.deepEqual(deployments, ["nexus-gateway", "nexus-redis", "nexus-sglang", "nexus-vllm"]);
 });
 
-Deno.test("a worker can override the GPU pool; a mock with a gpu count becomes a GPU worker", async () => {
+Deno.test("a worker can override its pool's placement; a mock with a gpu count becomes a GPU worker", async () => {
   const { objects } = await rendered({
     values: {
       workers: {
-        vllm: { backend: "vllm", model: "m", gpuPool: { tolerations: [], nodeSelector: { pool: "h100" } } },
+        vllm: { backend: "vllm", model: "m", tolerations: [], nodeSelector: { pool: "h100" } },
         mock: { gpu: 2 },
       },
-      gpuPool: { runtimeClassName: "nvidia" },
+      gpuPools: { gpu: { runtimeClassName: "nvidia" } },
     },
   });
   const vllm = podSpec(named(objects, "Deployment", "nexus-vllm"))!;
@@ -147,25 +149,24 @@ Deno.test("a worker can override the GPU pool; a mock with a gpu count becomes a
 });
 
 Deno.test("each exposure mode renders exactly its own objects", async () => {
-  const modes = ["clusterIP", "loadBalancer", "ingress", "gatewayAPI"] as const;
+  const modes = ["clusterIP", "ingress", "gatewayAPI"] as const;
   const results = await Promise.all(modes.map((mode) => rendered({ values: { gateway: { expose: { mode } } } })));
   for (const [i, { objects }] of results.entries()) {
     const mode = modes[i];
-    const lb = ofKind(objects, "Service").filter((s) => s.spec.type === "LoadBalancer");
     const ingresses = ofKind(objects, "Ingress");
     const routes = ofKind(objects, "HTTPRoute");
-    assert.equal(lb.length, mode === "loadBalancer" ? 1 : 0, `${mode}: LoadBalancer services`);
     assert.equal(ingresses.length, mode === "ingress" ? 1 : 0, `${mode}: ingresses`);
     assert.equal(routes.length, mode === "gatewayAPI" ? 1 : 0, `${mode}: HTTPRoutes`);
+    assert.deepEqual(ofKind(objects, "Service").map((s) => s.spec.type), ["ClusterIP", "ClusterIP", "ClusterIP"]);
     const gatewayService = named(objects, "Service", "nexus-gateway");
     assert.equal(gatewayService?.spec.type, "ClusterIP", `${mode}: the ClusterIP Service is always there`);
   }
-  const ingress = ofKind(results[2].objects, "Ingress")[0];
+  const ingress = ofKind(results[1].objects, "Ingress")[0];
   assert.equal(ingress.spec.rules[0].host, "gateway.local");
   assert.equal(ingress.spec.ingressClassName, "nginx");
   assert.equal(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-buffering"], "off");
   assert.ok(Number(ingress.metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600);
-  const route = ofKind(results[3].objects, "HTTPRoute")[0];
+  const route = ofKind(results[2].objects, "HTTPRoute")[0];
   assert.equal(route.spec.parentRefs[0].name, "nexus-gateway");
   assert.equal(route.spec.rules[0].backendRefs[0].name, "nexus-gateway");
 });
@@ -422,12 +423,12 @@ Deno.test("the ServiceMonitor scrapes the gateway's metrics port and the workers
   assert.ok(container.ports.some((p: Manifest) => p.name === "metrics" && p.containerPort === 9464));
 });
 
-Deno.test("no exposure mode routes to the gateway's metrics port: Ingress, HTTPRoute and LoadBalancer target http", async () => {
+Deno.test("no exposure routes to the gateway's metrics port: Ingress, HTTPRoute and a LoadBalancer Service target http", async () => {
   const metricsPort = 9464;
   for (const mode of ["ingress", "gatewayAPI", "loadBalancer", "clusterIP"]) {
-    const { objects } = await rendered({
-      values: { gateway: { expose: { mode } }, serviceMonitor: { enabled: true } },
-    });
+    // A load balancer is the gateway Service's type now, not an exposure mode.
+    const gateway = mode === "loadBalancer" ? { service: { type: "LoadBalancer" } } : { expose: { mode } };
+    const { objects } = await rendered({ values: { gateway, serviceMonitor: { enabled: true } } });
     const service = named(objects, "Service", "nexus-gateway");
     const servicePort = (ref: { name?: string; number?: number }) =>
       service.spec.ports.find((p: Manifest) => p.name === ref.name || p.port === ref.number);
@@ -492,7 +493,7 @@ Deno.test("the helm test pod checks /health and a chat completion with the gatew
   assert.equal(env.GATEWAY_URL.value, "http://nexus-gateway:80");
 });
 
-Deno.test("NOTES tells how to read the generated key and reach the gateway in each mode", async () => {
+Deno.test("NOTES tells how to read the generated key and reach the gateway in each mode and Service type", async () => {
   const copy = await Deno.makeTempDir();
   try {
     const cp = await new Deno.Command("cp", { args: ["-r", chartDir, `${copy}/nexus`] }).output();
@@ -502,15 +503,10 @@ Deno.test("NOTES tells how to read the generated key and reach the gateway in ea
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "nexus.notes" . | quote }}\n',
     );
     const notes = async (mode: string) => {
-      const out = await run("helm", [
-        "template",
-        "nexus",
-        `${copy}/nexus`,
-        "-n",
-        "nexus",
-        "--set",
-        `gateway.expose.mode=${mode}`,
-      ]);
+      const set = mode === "LoadBalancer" || mode === "NodePort"
+        ? `gateway.service.type=${mode}`
+        : `gateway.expose.mode=${mode}`;
+      const out = await run("helm", ["template", "nexus", `${copy}/nexus`, "-n", "nexus", "--set", set]);
       assert.equal(out.code, 0, out.stderr);
       return named(manifests(out.stdout), "ConfigMap", "notes").data.notes as string;
     };
@@ -519,12 +515,17 @@ Deno.test("NOTES tells how to read the generated key and reach the gateway in ea
     assert.match(clusterIP, /get secret nexus-gateway/);
     assert.match(clusterIP, /port-forward svc\/nexus-gateway 8000:80/);
     assert.match(clusterIP, /"model":"mock-worker"/);
-    const loadBalancer = await notes("loadBalancer");
-    assert.match(loadBalancer, /get svc nexus-gateway-lb -o jsonpath='\{\.status\.loadBalancer\.ingress\[0\]\.ip\}/);
+    const loadBalancer = await notes("LoadBalancer");
+    assert.match(
+      loadBalancer,
+      /get svc nexus-gateway -o jsonpath='\{\.status\.loadBalancer\.ingress\[0\]\.ip\}.*:80$/m,
+    );
+    const nodePort = await notes("NodePort");
+    assert.match(nodePort, /get svc nexus-gateway -o jsonpath='\{\.spec\.ports\[0\]\.nodePort\}'/);
     const gatewayAPI = await notes("gatewayAPI");
     assert.match(gatewayAPI, /HTTPRoute nexus-gateway/);
     assert.match(gatewayAPI, /get gateway nexus-gateway -o jsonpath='\{\.status\.addresses\[0\]\.value\}'/);
-    const byMode = { clusterIP, loadBalancer, ingress: await notes("ingress"), gatewayAPI };
+    const byMode = { clusterIP, loadBalancer, nodePort, ingress: await notes("ingress"), gatewayAPI };
     for (const [mode, text] of Object.entries(byMode)) {
       // The smoke test uses $NEXUS_URL: each mode must say how to set it, before the curl lines.
       const exported = text.indexOf("export NEXUS_URL=");

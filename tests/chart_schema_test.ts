@@ -26,7 +26,7 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
   {
     name: "an unknown exposure mode",
     case: { values: { gateway: { expose: { mode: "nodePort" } } } },
-    message: /at '\/gateway\/expose\/mode': value must be one of 'clusterIP', 'loadBalancer', 'ingress', 'gatewayAPI'/,
+    message: /at '\/gateway\/expose\/mode': value must be one of 'clusterIP', 'ingress', 'gatewayAPI', 'loadBalancer'/,
   },
   {
     name: "an unknown backend",
@@ -97,6 +97,82 @@ const bad: Array<{ name: string; case: RenderCase; message: RegExp }> = [
     name: "external Redis without a URL or Secret",
     case: { values: { redis: { mode: "external" } } },
     message: /redis\.external: set url or existingSecret/,
+  },
+  {
+    name: "a worker naming a GPU pool that does not exist",
+    case: { values: { workers: { vllm: { backend: "vllm", model: "m", gpuPool: "h200" } } } },
+    message: /workers\.vllm\.gpuPool: no GPU pool named "h200" in gpuPools \(known: a100, b300, gpu, h100\)/,
+  },
+  {
+    name: "chart 0.1.0's single gpuPool",
+    case: { values: { gpuPool: { nodeSelector: { nodepool: "gpu" } } } },
+    message: /gpuPool: chart 0\.2\.0 replaced the single GPU pool with gpuPools; move its fields to gpuPools\.gpu/,
+  },
+  {
+    name: "chart 0.1.0's per-worker gpuPool override",
+    case: {
+      values: { workers: { big: { backend: "vllm", model: "m", gpuPool: { nodeSelector: { pool: "h100" } } } } },
+    },
+    message: /workers\.big\.gpuPool: since chart 0\.2\.0 this names a pool of gpuPools.*workers\.big\.nodeSelector/,
+  },
+  {
+    name: "chart 0.1.0's loadBalancer exposure mode",
+    case: { values: { gateway: { expose: { mode: "loadBalancer" } } } },
+    message: /gateway\.expose\.mode: loadBalancer .* set gateway\.service\.type=LoadBalancer/,
+  },
+  {
+    name: "a Service type Kubernetes does not have",
+    case: { values: { gateway: { service: { type: "External" } } } },
+    message: /at '\/gateway\/service\/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'/,
+  },
+  {
+    name: "an image digest that is not sha256",
+    case: { values: { gateway: { image: { digest: "latest" } } } },
+    message: /at '\/gateway\/image\/digest'/,
+  },
+  {
+    name: "KEDA without a Prometheus address",
+    case: { values: { workers: { mock: { keda: { enabled: true } } } } },
+    message: /workers\.mock\.keda\.serverAddress: set the Prometheus address KEDA queries/,
+  },
+  {
+    name: "KEDA on a KServe worker",
+    case: {
+      values: {
+        workers: { llama: { backend: "kserve", model: "x", keda: { enabled: true, serverAddress: "http://p" } } },
+      },
+    },
+    message: /workers\.llama\.keda: a kserve worker is an InferenceService/,
+  },
+  {
+    name: "an InferencePool on a KServe worker",
+    case: { values: { workers: { llama: { backend: "kserve", model: "x", inferencePool: { enabled: true } } } } },
+    message: /workers\.llama\.inferencePool: a kserve worker is an InferenceService/,
+  },
+  {
+    name: "podLabels replacing a label the chart selects on",
+    case: { values: { gateway: { podLabels: { "app.kubernetes.io/component": "x" } } } },
+    message: /gateway\.podLabels\.app\.kubernetes\.io\/component: the chart sets this label itself/,
+  },
+  {
+    name: "a worker's extraEnv repeating a variable the chart sets",
+    case: { values: { workers: { mock: { extraEnv: [{ name: "MODEL_ID", value: "x" }] } } } },
+    message: /workers\.mock\.extraEnv: MODEL_ID is set by the chart/,
+  },
+  {
+    name: "the gateway's extraEnv repeating a variable the chart sets",
+    case: { values: { gateway: { extraEnv: [{ name: "GATEWAY_UPSTREAMS", value: "x=http://x" }] } } },
+    message: /gateway\.extraEnv: GATEWAY_UPSTREAMS is set by the chart/,
+  },
+  {
+    name: "an extra volume named like one of the chart's",
+    case: { values: { workers: { mock: { extraVolumes: [{ name: "cache", emptyDir: {} }] } } } },
+    message: /workers\.mock\.extraVolumes: the volume name "cache" is the chart's own/,
+  },
+  {
+    name: "an unknown security profile",
+    case: { values: { workers: { mock: { securityProfile: "privileged" } } } },
+    message: /at '\/workers\/mock\/securityProfile': value must be one of 'restricted', 'imageUser'/,
   },
 ];
 

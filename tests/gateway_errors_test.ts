@@ -100,7 +100,9 @@ Deno.test("clients get OpenAI-shaped errors for bad keys and bad input", async (
   });
 
   await t.step("unknown paths get 404 and wrong methods 405 with Allow, both OpenAI-shaped", async () => {
-    await expectError(await fetch(`${gateway.url}/v1/embeddings`, { headers: { "x-api-key": KEY } }), { status: 404 });
+    await expectError(await fetch(`${gateway.url}/v1/images/generations`, { headers: { "x-api-key": KEY } }), {
+      status: 404,
+    });
     const wrong: Array<[string, string, string]> = [
       ["GET", "/v1/chat/completions", "POST"],
       ["PUT", "/v1/completions", "POST"],

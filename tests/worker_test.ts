@@ -307,13 +307,13 @@ Deno.test("WORKER_LOG_REQUESTS logs each request's X-Request-ID and which auth h
   assert.ok(!worker.child.output().includes("secret-value"));
 });
 
-Deno.test("WORKER_FAIL_STATUS makes every /v1 request fail with that status and an OpenAI error body", async () => {
+Deno.test("WORKER_FAIL_STATUS makes every API request fail with that status and an OpenAI error body", async () => {
   await using worker = await startWorker({ ...FAST, WORKER_FAIL_STATUS: "503" });
   await assert.rejects(
     client(worker).chat.completions.create({ model: "mock-worker", messages }),
     (error) => error instanceof OpenAI.APIError && error.status === 503,
   );
-  for (const path of ["/v1/completions", "/v1/models"]) {
+  for (const path of ["/v1/completions", "/v1/models", "/v1/embeddings", "/tokenize", "/v2/rerank"]) {
     const response = path === "/v1/models" ? await fetch(`${worker.url}${path}`) : await post(worker, path, {});
     assert.equal(response.status, 503);
     assertOpenAI("ErrorResponse", await response.json());

@@ -3,7 +3,7 @@
  * part (id, created, model) is serialized once; a streamed token only adds its JSON-escaped text.
  */
 
-import type { CompletionKind } from "./completion_request.ts";
+import { answerId } from "./answer.ts";
 
 /** Token counts as OpenAI's `usage` object reports them. */
 export interface Usage {
@@ -15,14 +15,23 @@ export interface Usage {
 /** Why generation ended, as OpenAI's finish_reason says it. */
 export type CompletionFinish = "stop" | "length";
 
+/** What a generated answer looks like on the wire: chat and text completions, or the Responses API. */
+export interface AnswerFormat {
+  /** Streams: the events before the first token (none for completions). */
+  streamStart(): string;
+  /** The SSE event carrying one token. */
+  tokenEvent(token: string, first: boolean): string;
+  /** The end of a stream (its usage where the format, or the request, includes it). */
+  streamEnd(finish: CompletionFinish, usage: Usage): string;
+  /** The whole non-streamed answer. */
+  body(text: string, finish: CompletionFinish, usage: Usage): string;
+}
+
 /** The final SSE line of every stream. */
 export const DONE_EVENT = "data: [DONE]\n\n";
 
-let sequence = 0;
-const idPrefix = crypto.randomUUID().slice(0, 8);
-
-/** Builds the bodies of one request's answer. */
-export class CompletionFormat {
+/** Builds the bodies of one chat or text completion's answer. */
+export class CompletionFormat implements AnswerFormat {
   readonly id: string;
   readonly created: number;
   /** The model id as a JSON string. */
@@ -31,11 +40,14 @@ export class CompletionFormat {
   #eventHead: string;
   /** What closes a chunk after its choices (adds `"usage":null` when usage is streamed). */
   #eventTail: string;
+  /** The stream ends with a usage chunk (stream_options.include_usage). */
+  #includeUsage: boolean;
 
-  constructor(readonly kind: CompletionKind, options: { model: string; includeUsage: boolean }) {
-    this.id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${idPrefix}${(++sequence).toString(36)}`;
+  constructor(readonly kind: "chat" | "text", options: { model: string; includeUsage: boolean }) {
+    this.id = answerId(kind === "chat" ? "chatcmpl" : "cmpl");
     this.created = Math.floor(Date.now() / 1000);
     this.#model = JSON.stringify(options.model);
+    this.#includeUsage = options.includeUsage;
     const object = kind === "chat" ? "chat.completion.chunk" : "text_completion";
     this.#eventHead =
       `data: {"id":"${this.id}","object":"${object}","created":${this.created},"model":${this.#model},"choices":[`;
@@ -68,9 +80,14 @@ export class CompletionFormat {
     return `${this.#eventHead}],"usage":${JSON.stringify(usage)}}\n\n`;
   }
 
+  /** Nothing comes before the first token. */
+  streamStart(): string {
+    return "";
+  }
+
   /** The end of a stream: the finish event, the usage event when asked for, and [DONE]. */
-  streamEnd(finish: CompletionFinish, usage: Usage | undefined): string {
-    return this.finishEvent(finish) + (usage ? this.usageEvent(usage) : "") + DONE_EVENT;
+  streamEnd(finish: CompletionFinish, usage: Usage): string {
+    return this.finishEvent(finish) + (this.#includeUsage ? this.usageEvent(usage) : "") + DONE_EVENT;
   }
 
   /** The whole non-streamed answer. */

@@ -1,10 +1,17 @@
-/** Reads and checks the body of /v1/chat/completions and /v1/completions into what generation needs. */
+/** Reads and checks the body of /v1/chat/completions, /v1/completions and /v1/responses into what generation needs. */
 
-import { WorkerError } from "./errors.ts";
+import {
+  invalid,
+  jsonObject,
+  optionalBoolean,
+  optionalCount,
+  readJsonObject,
+  requiredModel,
+} from "./request_fields.ts";
 import { countTokens } from "./text.ts";
 
 /** Which endpoint a request came through. */
-export type CompletionKind = "chat" | "text";
+export type CompletionKind = "chat" | "text" | "responses";
 
 /** A checked completion request. */
 export interface CompletionRequest {
@@ -15,44 +22,33 @@ export interface CompletionRequest {
   prompt: string;
   /** Prompt tokens (whitespace-separated words; token-id prompts count their ids). */
   promptTokens: number;
-  /** max_completion_tokens / max_tokens from the request, if given. */
+  /** max_completion_tokens / max_tokens (responses: max_output_tokens) from the request, if given. */
   maxTokens: number | undefined;
   stream: boolean;
   /** stream_options.include_usage. */
   includeUsage: boolean;
 }
 
-function invalid(message: string, param: string, code = "invalid_value"): WorkerError {
-  return new WorkerError(400, message, { param, code });
-}
-
 /** Parses a request body; throws a 400 WorkerError naming the bad field. */
 export async function readCompletionRequest(request: Request, kind: CompletionKind): Promise<CompletionRequest> {
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    throw new WorkerError(400, "The request body is not valid JSON.", { code: "invalid_json" });
-  }
-  return checkCompletionRequest(body, kind);
+  return checkCompletionRequest(await readJsonObject(request), kind);
 }
 
 /** Checks a parsed body; throws a 400 WorkerError naming the bad field. */
 export function checkCompletionRequest(body: unknown, kind: CompletionKind): CompletionRequest {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new WorkerError(400, "The request body must be a JSON object.", { code: "invalid_json" });
-  }
-  const fields = body as Record<string, unknown>;
-  const model = fields.model;
-  if (model === undefined || model === null) {
-    throw invalid("you must provide a model parameter", "model", "missing_required_parameter");
-  }
-  if (typeof model !== "string" || model === "") throw invalid("model must be a non-empty string", "model");
+  const fields = jsonObject(body);
+  const model = requiredModel(fields);
 
-  const { prompt, promptTokens } = kind === "chat" ? chatPrompt(fields.messages) : textPrompt(fields.prompt);
+  const { prompt, promptTokens } = kind === "chat"
+    ? chatPrompt(fields.messages, "messages")
+    : kind === "responses"
+    ? responsesPrompt(fields)
+    : textPrompt(fields.prompt);
   const maxTokens = kind === "chat"
     ? optionalCount(fields.max_completion_tokens, "max_completion_tokens") ??
       optionalCount(fields.max_tokens, "max_tokens")
+    : kind === "responses"
+    ? optionalCount(fields.max_output_tokens, "max_output_tokens")
     : optionalCount(fields.max_tokens, "max_tokens");
   const stream = optionalBoolean(fields.stream, "stream") ?? false;
   const options = fields.stream_options;
@@ -66,38 +62,54 @@ export function checkCompletionRequest(body: unknown, kind: CompletionKind): Com
   return { kind, model, prompt, promptTokens, maxTokens, stream, includeUsage };
 }
 
-function chatPrompt(messages: unknown): { prompt: string; promptTokens: number } {
+/** The text of a list of messages (`param`: the member holding them), one `role: content` line each. */
+function chatPrompt(messages: unknown, param: string): { prompt: string; promptTokens: number } {
   if (messages === undefined || messages === null) {
-    throw invalid("you must provide a messages parameter", "messages", "missing_required_parameter");
+    throw invalid(`you must provide a ${param} parameter`, param, "missing_required_parameter");
   }
   if (!Array.isArray(messages) || messages.length === 0) {
-    throw invalid("messages must be a non-empty array", "messages");
+    throw invalid(`${param} must be a non-empty array`, param);
   }
   let prompt = "";
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i];
     if (message === null || typeof message !== "object" || typeof message.role !== "string") {
-      throw invalid(`messages[${i}] must be an object with a string role`, `messages[${i}]`);
+      throw invalid(`${param}[${i}] must be an object with a string role`, `${param}[${i}]`);
     }
-    prompt += `${message.role}: ${messageText(message.content, i)}\n`;
+    prompt += `${message.role}: ${messageText(message.content, `${param}[${i}].content`)}\n`;
   }
   return { prompt, promptTokens: countTokens(prompt) };
 }
 
-function messageText(content: unknown, index: number): string {
+/** Text parts: chat's `text`, the Responses API's `input_text` and `output_text`. */
+const TEXT_PARTS = new Set(["text", "input_text", "output_text"]);
+
+function messageText(content: unknown, param: string): string {
   if (content === undefined || content === null) return "";
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     let text = "";
     for (const part of content) {
       if (part === null || typeof part !== "object" || typeof part.type !== "string") {
-        throw invalid(`messages[${index}].content parts must be objects with a type`, `messages[${index}].content`);
+        throw invalid(`${param} parts must be objects with a type`, param);
       }
-      if (part.type === "text" && typeof part.text === "string") text += `${part.text} `;
+      if (TEXT_PARTS.has(part.type) && typeof part.text === "string") text += `${part.text} `;
     }
     return text;
   }
-  throw invalid(`messages[${index}].content must be a string, an array of parts or null`, `messages[${index}].content`);
+  throw invalid(`${param} must be a string, an array of parts or null`, param);
+}
+
+/** The Responses API's prompt: its `instructions`, then its `input` (a text, or a list of messages). */
+function responsesPrompt(fields: Record<string, unknown>): { prompt: string; promptTokens: number } {
+  const { instructions, input } = fields;
+  if (instructions !== undefined && instructions !== null && typeof instructions !== "string") {
+    throw invalid("instructions must be a string", "instructions");
+  }
+  let prompt = typeof instructions === "string" ? `system: ${instructions}\n` : "";
+  if (typeof input === "string") prompt += `user: ${input}\n`;
+  else prompt += chatPrompt(input, "input").prompt;
+  return { prompt, promptTokens: countTokens(prompt) };
 }
 
 function textPrompt(prompt: unknown): { prompt: string; promptTokens: number } {
@@ -114,18 +126,4 @@ function textPrompt(prompt: unknown): { prompt: string; promptTokens: number } {
     if (ids.every((id) => Number.isInteger(id))) return { prompt: ids.join(" "), promptTokens: ids.length };
   }
   throw invalid("prompt must be a string, an array of strings or an array of token ids", "prompt");
-}
-
-function optionalCount(value: unknown, param: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw invalid(`${param} must be a positive integer`, param);
-  }
-  return value;
-}
-
-function optionalBoolean(value: unknown, param: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "boolean") throw invalid(`${param} must be a boolean`, param);
-  return value;
 }

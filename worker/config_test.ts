@@ -8,9 +8,11 @@ const integerVariables: [string, number, number][] = [
   ["WORKER_MAX_TOKENS", 1, 100_000],
   ["WORKER_TTFT_MS", 0, 600_000],
   ["WORKER_MAX_NUM_SEQS", 1, 1_000_000],
+  ["WORKER_KV_BLOCKS", 1, 100_000_000],
   ["WORKER_FAIL_STATUS", 400, 599],
   ["WORKER_DRAIN_DELAY_MS", 0, 3_600_000],
   ["WORKER_SHUTDOWN_GRACE_MS", 0, 3_600_000],
+  ["WORKER_EMBEDDING_DIM", 1, 65_536],
 ];
 
 function rejection(env: Record<string, string>): string {
@@ -32,11 +34,14 @@ Deno.test("an empty environment gives the documented defaults", () => {
     maxTokens: 16,
     ttftMs: 100,
     maxNumSeqs: 256,
+    kvBlocks: 16_384,
+    prefillMsPerToken: 0,
     basePath: "",
     failStatus: undefined,
     drainDelayMs: 5000,
     shutdownGraceMs: 5000,
     logRequests: false,
+    embeddingDim: 384,
   });
   assert.deepEqual(
     variables.map((v) => [v.name, v.default]),
@@ -48,11 +53,14 @@ Deno.test("an empty environment gives the documented defaults", () => {
       ["WORKER_MAX_TOKENS", "16"],
       ["WORKER_TTFT_MS", "100"],
       ["WORKER_MAX_NUM_SEQS", "256"],
+      ["WORKER_KV_BLOCKS", "16384"],
+      ["WORKER_PREFILL_MS_PER_TOKEN", "0"],
       ["WORKER_BASE_PATH", ""],
       ["WORKER_FAIL_STATUS", undefined],
       ["WORKER_DRAIN_DELAY_MS", "5000"],
       ["WORKER_SHUTDOWN_GRACE_MS", "5000"],
       ["WORKER_LOG_REQUESTS", "false"],
+      ["WORKER_EMBEDDING_DIM", "384"],
     ],
   );
 });
@@ -112,4 +120,13 @@ Deno.test("WORKER_LOG_REQUESTS takes true/false or 1/0 and nothing else", () => 
   assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "false" }).logRequests, false);
   assert.equal(parseConfig({ WORKER_LOG_REQUESTS: "0" }).logRequests, false);
   assert.match(rejection({ WORKER_LOG_REQUESTS: "yes" }), /WORKER_LOG_REQUESTS="yes": must be true or false/);
+});
+
+Deno.test("WORKER_PREFILL_MS_PER_TOKEN takes decimals from 0 to 1000 and nothing else", () => {
+  assert.equal(parseConfig({ WORKER_PREFILL_MS_PER_TOKEN: "0.05" }).prefillMsPerToken, 0.05);
+  assert.equal(parseConfig({ WORKER_PREFILL_MS_PER_TOKEN: ".5" }).prefillMsPerToken, 0.5);
+  assert.equal(parseConfig({ WORKER_PREFILL_MS_PER_TOKEN: "2" }).prefillMsPerToken, 2);
+  for (const bad of ["-1", "1e3", "fast", "1001", "0.1.2"]) {
+    assert.match(rejection({ WORKER_PREFILL_MS_PER_TOKEN: bad }), new RegExp(`WORKER_PREFILL_MS_PER_TOKEN="${bad}"`));
+  }
 });

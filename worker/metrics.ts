@@ -21,6 +21,10 @@ export interface WorkerMetrics {
   requestLatency(seconds: number): void;
   /** Counts prompt and generated tokens of a request. */
   tokens(prompt: number, generated: number): void;
+  /** Sets the KV-cache use, 0..1 (vllm:kv_cache_usage_perc). */
+  kvUsage(fraction: number): void;
+  /** Counts one prefix-cache lookup: prompt tokens queried and how many were cached. */
+  prefixCache(queried: number, hits: number): void;
 }
 
 // Bucket bounds as vLLM uses them, so dashboards built for vLLM read the same.
@@ -60,6 +64,14 @@ export function createMetrics(model: string): WorkerMetrics {
   const e2e = histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency in seconds.", E2E_BUCKETS);
   const promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill (prompt) tokens processed.");
   const generationTokens = counter("vllm:generation_tokens_total", "Number of generation tokens processed.");
+  const kvUsage = gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.");
+  const prefixQueries = counter(
+    "vllm:prefix_cache_queries_total",
+    "Prefix cache queries, in terms of number of queried tokens.",
+  );
+  const prefixHits = counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.");
+  prefixQueries.inc(0);
+  prefixHits.inc(0);
 
   return {
     registry,
@@ -71,6 +83,11 @@ export function createMetrics(model: string): WorkerMetrics {
     tokens: (prompt, generated) => {
       promptTokens.inc(prompt);
       generationTokens.inc(generated);
+    },
+    kvUsage: (fraction) => kvUsage.set(fraction),
+    prefixCache: (queried, hits) => {
+      prefixQueries.inc(queried);
+      prefixHits.inc(hits);
     },
   };
 }

@@ -1,11 +1,18 @@
-/** The mock worker's HTTP routes: the OpenAI API under WORKER_BASE_PATH, plus /health and /metrics. */
+/**
+ * The mock worker's HTTP routes: the OpenAI API (and vLLM's rerank, score, tokenize) under WORKER_BASE_PATH, plus
+ * /health and /metrics.
+ */
 
 import { Completions } from "./completion.ts";
 import { type CompletionKind, readCompletionRequest } from "./completion_request.ts";
 import type { WorkerConfig } from "./config.ts";
+import { embeddings } from "./embeddings.ts";
 import { errorResponse, WorkerError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { WorkerMetrics } from "./metrics.ts";
+import { rerank, score } from "./scoring.ts";
+import { detokenize, tokenize } from "./tokenize.ts";
+import { transcribe } from "./transcription.ts";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Route = Partial<Record<"GET" | "POST", Handler>>;
@@ -21,7 +28,8 @@ function pathOf(url: string): string {
 /** Builds the request handler of a worker; metrics are shared with /metrics. */
 export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Handler {
   const completions = new Completions(config, metrics);
-  const api = `${config.basePath}/v1/`;
+  const base = config.basePath;
+  const api = `${base}/v1/`;
   const models = JSON.stringify({
     object: "list",
     data: [{ id: config.model, object: "model", created: Math.floor(Date.now() / 1000), owned_by: "nexus" }],
@@ -38,7 +46,18 @@ export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Han
     [`${api}models`, { GET: () => new Response(models, { headers: { "content-type": "application/json" } }) }],
     [`${api}chat/completions`, { POST: completion("chat") }],
     [`${api}completions`, { POST: completion("text") }],
+    [`${api}responses`, { POST: completion("responses") }],
+    [`${api}embeddings`, { POST: (request) => embeddings(request, { dimensions: config.embeddingDim }) }],
+    [`${api}rerank`, { POST: rerank }],
+    [`${base}/v2/rerank`, { POST: rerank }],
+    [`${api}score`, { POST: score }],
+    [`${base}/tokenize`, { POST: tokenize }],
+    [`${base}/detokenize`, { POST: detokenize }],
+    [`${api}audio/transcriptions`, { POST: (request) => transcribe(request, "transcribe") }],
+    [`${api}audio/translations`, { POST: (request) => transcribe(request, "translate") }],
   ]);
+  /** Paths that WORKER_FAIL_STATUS does not fail. */
+  const alwaysServed = new Set(["/health", "/metrics"]);
   const failure = config.failStatus === undefined ? undefined : new WorkerError(
     config.failStatus,
     `The mock worker is configured to fail every request (WORKER_FAIL_STATUS=${config.failStatus}).`,
@@ -48,7 +67,7 @@ export function createHandler(config: WorkerConfig, metrics: WorkerMetrics): Han
   const handle: Handler = async (request) => {
     const path = pathOf(request.url);
     try {
-      if (failure && path.startsWith(api)) throw failure;
+      if (failure && !alwaysServed.has(path)) throw failure;
       const route = routes.get(path);
       if (!route) {
         throw new WorkerError(404, `Unknown path: ${request.method} ${path}`, { code: "unknown_url" });

@@ -51,3 +51,26 @@ export function countTokens(text: string): number {
   }
   return count;
 }
+
+/** The words of a text, as countTokens counts them (one token each). */
+export function words(text: string): string[] {
+  return text.split(/\s+/).filter((word) => word !== "");
+}
+
+/** The vocabulary's words by token id (a word's id is its index). */
+const VOCABULARY_IDS = new Map(VOCABULARY.map((word, id) => [word, id]));
+/** Ids of words outside the vocabulary start here. */
+const HASHED_IDS_FROM = 1000;
+
+/**
+ * A word's token id: its index in the vocabulary (every word the mock generates), otherwise a number from its hash,
+ * the same in every worker (HASHED_IDS_FROM and above).
+ */
+export function tokenId(word: string): number {
+  return VOCABULARY_IDS.get(word) ?? HASHED_IDS_FROM + (hashText(word) % 1_000_000);
+}
+
+/** The word of a token id from the vocabulary, or `<unk>` (a hashed id cannot be turned back into its word). */
+export function tokenWord(id: number): string {
+  return VOCABULARY[id] ?? "<unk>";
+}

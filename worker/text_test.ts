@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { answerTokens, countTokens } from "./text.ts";
+import { answerTokens, countTokens, tokenId, tokenWord, words } from "./text.ts";
 
 Deno.test("the same prompt always gives the same answer, and a longer answer extends a shorter one", () => {
   fc.assert(fc.property(fc.string(), fc.integer({ min: 1, max: 64 }), (prompt, count) => {
@@ -23,4 +23,14 @@ Deno.test("prompt tokens are whitespace-separated words", () => {
     assert.equal(countTokens(text), text.split(/\s+/).filter(Boolean).length);
   }));
   assert.equal(countTokens("  hello   wide\nworld "), 3);
+});
+
+Deno.test("token ids: one per word, the same everywhere; the mock's own words turn back into text", () => {
+  const answer = answerTokens("seed", 12).join("");
+  const ids = words(answer).map(tokenId);
+  assert.equal(ids.length, countTokens(answer));
+  assert.equal(ids.map(tokenWord).join(" "), answer);
+  assert.equal(tokenId("supercalifragilistic"), tokenId("supercalifragilistic"));
+  assert.ok(tokenId("supercalifragilistic") >= 1000);
+  assert.equal(tokenWord(tokenId("supercalifragilistic")), "<unk>");
 });

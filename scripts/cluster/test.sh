@@ -6,6 +6,7 @@
 #      the gateway Service. All but vllm-gpu: its only model server is a simulated GPU pod, so its helm test cannot
 #      pass; placement.ts installs it instead (ct lint covers its values in `deno task test`);
 #   2. tests/cluster/placement.ts: placement on the real and the KWOK nodes, CRD validation, schema errors;
+#      tests/cluster/discovery.ts: EndpointSlice discovery as the gateway does it, on simulated pods;
 #   3. tests/cluster/pods.ts: end-to-end on real pods (smoke test, streaming, helm test, upgrade under load, shared
 #      rate limit, Redis outage);
 #   4. a check that tests/schemas matches this cluster's OpenAPI.
@@ -44,6 +45,7 @@ echo "ct lint-and-install: ${#scenarios[@]} scenarios on real pods: ${scenarios[
 timed "cluster tests: ct lint-and-install" ct lint-and-install --config ct.yaml --charts "$stage/nexus" \
   --helm-extra-set-args "--values=$NEXUS_ROOT/scripts/cluster/local-images-values.yaml"
 timed "cluster tests: placement" deno test -A --no-check=remote tests/cluster/placement.ts
+timed "cluster tests: discovery" deno test -A --no-check=remote tests/cluster/discovery.ts
 timed "cluster tests: end to end on real pods" deno test -A --no-check=remote tests/cluster/pods.ts
 timed "cluster tests: schemas" bash "$here/gen_schemas.sh" --check
 echo "cluster tests passed in $((SECONDS - start))s"

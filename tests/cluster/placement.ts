@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { chartDir as chart, run } from "../support/chart.ts";
-import { dropNamespace as drop, getJson, install, must, waitFor as eventually } from "../support/kube.ts";
+import {
+  dropNamespace as drop,
+  getJson,
+  install,
+  localImagesValues,
+  must,
+  waitFor as eventually,
+} from "../support/kube.ts";
 
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
@@ -99,7 +106,7 @@ Deno.test({
   fn: async () => {
     const release = "no-toleration";
     try {
-      await install(release, "vllm-gpu", ["--set-json", "gpuPool.tolerations=[]"]);
+      await install(release, "vllm-gpu", ["--set-json", "gpuPools.gpu.tolerations=[]"]);
       const pod = await eventually("the scheduler to refuse the GPU pod", async () => {
         const gpu = (await pods(release, release)).filter(wantsGpu);
         return gpu.find((p) => p.status.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False"));
@@ -121,6 +128,8 @@ const customObjects = [
   { scenario: "kserve", resource: "inferenceservices.serving.kserve.io" },
   { scenario: "gatewayapi", resource: "httproutes.gateway.networking.k8s.io" },
   { scenario: "ingress", resource: "servicemonitors.monitoring.coreos.com" },
+  { scenario: "keda-inferencepool", resource: "scaledobjects.keda.sh" },
+  { scenario: "keda-inferencepool", resource: "inferencepools.inference.networking.k8s.io" },
 ];
 
 for (const { scenario, resource } of customObjects) {
@@ -128,7 +137,7 @@ for (const { scenario, resource } of customObjects) {
     name: `the ${scenario} scenario's ${resource.split(".")[0]} is accepted, and its CRD schema is enforced`,
     ...noLeaks,
     fn: async () => {
-      const release = `crd-${scenario}`;
+      const release = `crd-${resource.split(".")[0]}`;
       try {
         // No --wait: the pods of these scenarios are ct's to prove; here only the API server's answer counts.
         await install(release, scenario);
@@ -194,3 +203,104 @@ for (const { what, set, names } of badValues) {
     },
   });
 }
+
+/** Node name to its labels. */
+async function nodeLabels(): Promise<Map<string, Record<string, string>>> {
+  const nodes = JSON.parse(await must("kubectl", ["get", "nodes", "-o", "json"])).items as {
+    metadata: { name: string; labels: Record<string, string> };
+  }[];
+  return new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels]));
+}
+
+Deno.test({
+  name: "GPU workers land only on their pool's generation with its shape; a generation without nodes stays Pending",
+  ...noLeaks,
+  fn: async () => {
+    const release = "gpu-pools";
+    const worker = (pool: string, replicas: number) => ({
+      backend: "vllm",
+      model: "m",
+      gpuPool: pool,
+      replicas,
+      autoscaling: { enabled: false },
+    });
+    const values = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      await Deno.writeTextFile(
+        values,
+        JSON.stringify({
+          workers: {
+            mock: { enabled: false },
+            h100w: worker("h100", 2),
+            a100w: worker("a100", 1),
+            b300w: worker("b300", 1),
+          },
+        }),
+      );
+      await must("helm", [
+        "install",
+        release,
+        chart,
+        "-n",
+        release,
+        "--create-namespace",
+        "--values",
+        localImagesValues,
+        "--values",
+        values,
+      ]);
+      // The pools as the release holds them (chart defaults and all), read back from the live release.
+      const computed = JSON.parse(await must("helm", ["get", "values", release, "-n", release, "--all", "-o", "json"]));
+      const pools = computed.gpuPools as Record<
+        string,
+        { gpu: number; resources: Record<string, Record<string, string>> }
+      >;
+      const ofWorker = (all: Pod[], name: string) =>
+        all.filter((p) => p.metadata.labels?.["app.kubernetes.io/component"] === `worker-${name}`);
+      const all = await eventually("the h100 and a100 workers to run and the b300 worker to be refused", async () => {
+        const current = await pods(release, release);
+        const running = [...ofWorker(current, "h100w"), ...ofWorker(current, "a100w")];
+        const refused = ofWorker(current, "b300w").some((p) =>
+          p.status.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False")
+        );
+        return running.length === 3 && running.every((p) => p.status.phase === "Running") && refused
+          ? current
+          : undefined;
+      });
+      const labels = await nodeLabels();
+      for (const [name, generation] of [["h100w", "h100"], ["a100w", "a100"]]) {
+        const pool = pools[generation];
+        for (const pod of ofWorker(all, name)) {
+          const node = labels.get(pod.spec.nodeName ?? "") ?? {};
+          assert.equal(node["gpu-generation"], generation, `${pod.metadata.name} runs on ${pod.spec.nodeName}`);
+          assert.equal(node.nodepool, "gpu");
+          const resources = pod.spec.containers[0].resources as Record<string, Record<string, string>>;
+          const asStrings = (m: Record<string, unknown>) =>
+            Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+          // The API server sets an extended resource's request to its limit: nvidia.com/gpu appears in both.
+          const gpus = { "nvidia.com/gpu": pool.gpu };
+          assert.deepEqual(
+            asStrings(resources.requests),
+            asStrings({ ...pool.resources.requests, ...gpus }),
+            `${pod.metadata.name} requests`,
+          );
+          assert.deepEqual(
+            asStrings(resources.limits),
+            asStrings({ ...pool.resources.limits, ...gpus }),
+            `${pod.metadata.name} limits`,
+          );
+        }
+      }
+      const pending = ofWorker(all, "b300w")[0];
+      const scheduled = pending.status.conditions!.find((c) => c.type === "PodScheduled")!;
+      assert.equal(pending.status.phase, "Pending");
+      assert.equal(pending.spec.nodeName, undefined);
+      assert.equal(scheduled.reason, "Unschedulable");
+      assert.ok(![...labels.values()].some((l) => l["gpu-generation"] === "b300"), "no node of generation b300");
+      assert.match(scheduled.message ?? "", /didn't match Pod's node affinity\/selector/);
+    } finally {
+      await Deno.remove(values);
+      await drop(release);
+    }
+  },
+});

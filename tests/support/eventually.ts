@@ -5,7 +5,7 @@
  * the last assertion error is rethrown, or an error naming `what`.
  */
 export async function eventually(
-  check: () => Promise<boolean | void>,
+  check: () => boolean | void | Promise<boolean | void>,
   options: { what?: string; timeoutMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);

@@ -9,12 +9,17 @@ export type OpenAISchemaName =
   | "CreateChatCompletionStreamResponse"
   | "CreateCompletionResponse"
   | "ListModelsResponse"
-  | "ErrorResponse";
+  | "ErrorResponse"
+  | "CreateEmbeddingResponse"
+  | "Response"
+  | "CreateTranscriptionResponseJson"
+  | "CreateTranslationResponseJson";
 
 const DOCUMENT_ID = "openai-openapi.json";
 
 let ajv: Ajv2020 | undefined;
-const compiled = new Map<OpenAISchemaName, ValidateFunction>();
+let schemas: Record<string, { properties?: { type?: { enum?: string[] } }; anyOf?: Array<{ $ref?: string }> }>;
+const compiled = new Map<string, ValidateFunction>();
 
 /** Rewrites OpenAPI 3.0 `nullable: true` into JSON Schema (`anyOf` with `{type: "null"}`), everywhere in a tree. */
 export function rewriteNullable(node: unknown): unknown {
@@ -26,11 +31,12 @@ export function rewriteNullable(node: unknown): unknown {
   return nullable === true ? { anyOf: [out, { type: "null" }] } : out;
 }
 
-function validator(name: OpenAISchemaName): ValidateFunction {
+function validator(name: string): ValidateFunction {
   const cached = compiled.get(name);
   if (cached) return cached;
   if (!ajv) {
     const document = JSON.parse(Deno.readTextFileSync(`${sharedDir}/openai/openapi.json`));
+    schemas = document.components.schemas;
     // strict: false because the document carries OpenAPI-only keywords (x-*, discriminator, example, format: unixtime).
     ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
     ajv.addSchema({ components: rewriteNullable(document.components) }, DOCUMENT_ID);
@@ -41,7 +47,7 @@ function validator(name: OpenAISchemaName): ValidateFunction {
 }
 
 /** The schema violations of a value (empty when it is valid), each as "path: message". */
-export function openAIErrors(name: OpenAISchemaName, value: unknown): string[] {
+export function openAIErrors(name: OpenAISchemaName | `Response${string}Event`, value: unknown): string[] {
   const validate = validator(name);
   if (validate(value)) return [];
   return (validate.errors ?? []).map((error) =>
@@ -49,8 +55,22 @@ export function openAIErrors(name: OpenAISchemaName, value: unknown): string[] {
   );
 }
 
+/**
+ * Asserts a Responses API stream event is valid against the one schema of ResponseStreamEvent that its `type` names
+ * (validating against the whole union would list every other event's complaints).
+ */
+export function assertOpenAIResponseEvent(event: { type?: unknown }): void {
+  validator("ResponseStreamEvent"); // loads the document
+  const ref = schemas.ResponseStreamEvent.anyOf?.find((option) => {
+    const name = option.$ref?.split("/").at(-1);
+    return name !== undefined && schemas[name]?.properties?.type?.enum?.includes(String(event.type));
+  });
+  if (ref === undefined) throw new Error(`no ResponseStreamEvent has type ${JSON.stringify(event.type)}`);
+  assertOpenAI(ref.$ref!.split("/").at(-1) as `Response${string}Event`, event);
+}
+
 /** Throws, listing every violation, unless the value satisfies the named OpenAI schema. */
-export function assertOpenAI(name: OpenAISchemaName, value: unknown): void {
+export function assertOpenAI(name: OpenAISchemaName | `Response${string}Event`, value: unknown): void {
   const errors = openAIErrors(name, value);
   if (errors.length > 0) {
     throw new Error(`not a valid ${name}:\n  ${errors.join("\n  ")}\nvalue: ${JSON.stringify(value)}`);

@@ -47,54 +47,162 @@ nexus.io/role: {{ default .component .role }}
 {{- end }}
 {{- end -}}
 
-{{/* Pod-level security context for a non-root uid. Call with the uid. */}}
+{{/*
+Pod securityContext: RuntimeDefault seccomp and, with a uid, non-root as that uid; then the component's overrides
+(a null removes the chart's key). Call with (dict "uid" 1993 "over" .podSecurityContext); uid 0: the image's user.
+*/}}
 {{- define "nexus.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: {{ . }}
-runAsGroup: {{ . }}
-fsGroup: {{ . }}
-seccompProfile:
-  type: RuntimeDefault
+{{- $base := dict "seccompProfile" (dict "type" "RuntimeDefault") -}}
+{{- if .uid -}}
+{{- $_ := merge $base (dict "runAsNonRoot" true "runAsUser" (int .uid) "runAsGroup" (int .uid) "fsGroup" (int .uid)) -}}
 {{- end -}}
-
-{{/* Container security context: read-only root, no privilege escalation, no capabilities. */}}
-{{- define "nexus.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-privileged: false
-capabilities:
-  drop:
-    - ALL
-{{- end -}}
-
-{{/* image reference; an empty tag means the chart's appVersion. Call with (list $ .image). */}}
-{{- define "nexus.image" -}}
-{{- $ctx := index . 0 -}}
-{{- $image := index . 1 -}}
-{{- printf "%s:%s" $image.repository (default $ctx.Chart.AppVersion $image.tag) -}}
+{{- include "nexus.overlay" (dict "into" $base "over" .over) -}}
+{{- toYaml $base -}}
 {{- end -}}
 
 {{/*
-Enabled workers as JSON: name -> the worker's values over files/worker-defaults.json, plus
-record (its backend's entry in files/backends.json), gpu (resolved), isGpu, objectName and url.
+Container securityContext: no privilege escalation, no capabilities, read-only root unless writableRoot; then the
+component's overrides (a null removes the chart's key). Call with (dict "writableRoot" false "over" .securityContext).
+*/}}
+{{- define "nexus.containerSecurityContext" -}}
+{{- $base := dict "allowPrivilegeEscalation" false "readOnlyRootFilesystem" (not .writableRoot) "privileged" false "capabilities" (dict "drop" (list "ALL")) -}}
+{{- include "nexus.overlay" (dict "into" $base "over" .over) -}}
+{{- toYaml $base -}}
+{{- end -}}
+
+{{/* Sets each key of .over into the map .into, recursing into maps; a null in .over removes the key. */}}
+{{- define "nexus.overlay" -}}
+{{- $into := .into -}}
+{{- range $key, $value := default dict .over -}}
+{{- if kindIs "invalid" $value -}}
+{{- $_ := unset $into $key -}}
+{{- else if and (kindIs "map" $value) (kindIs "map" (get $into $key)) -}}
+{{- include "nexus.overlay" (dict "into" (get $into $key) "over" $value) -}}
+{{- else -}}
+{{- $_ := set $into $key (deepCopy $value) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fills the keys .into lacks from the map .from, recursing into maps both have (Helm's merge of chart defaults). */}}
+{{- define "nexus.fillDefaults" -}}
+{{- $into := .into -}}
+{{- range $key, $default := .from -}}
+{{- if not (hasKey $into $key) -}}
+{{- $_ := set $into $key (deepCopy $default) -}}
+{{- else if and (kindIs "map" $default) (kindIs "map" (get $into $key)) -}}
+{{- include "nexus.fillDefaults" (dict "into" (get $into $key) "from" $default) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Image reference: repository:tag, or repository@digest when a digest is given; an empty tag means the chart's
+appVersion. global.imageRegistry replaces the repository's registry host (Docker Hub's when it names none, whose
+single-name images live under library/). Call with (list $ (dict "repository" .. "tag" .. "digest" ..)).
+*/}}
+{{- define "nexus.image" -}}
+{{- $ctx := index . 0 -}}
+{{- $image := index . 1 -}}
+{{- $repository := $image.repository -}}
+{{- with $ctx.Values.global.imageRegistry -}}
+{{- $parts := splitList "/" $repository -}}
+{{- $host := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $host) (contains ":" $host) (eq $host "localhost")) -}}
+{{- $parts = rest $parts -}}
+{{- end -}}
+{{- if eq (len $parts) 1 }}{{ $parts = prepend $parts "library" }}{{ end -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) (join "/" $parts) -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (default $ctx.Chart.AppVersion $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's podLabels, refused where they would replace the chart's own. Call with (dict "labels" .. "path" ..). */}}
+{{- define "nexus.podLabels" -}}
+{{- range $key, $_ := .labels -}}
+{{- if or (hasPrefix "app.kubernetes.io/" $key) (hasPrefix "nexus.io/" $key) (eq $key "helm.sh/chart") -}}
+{{- fail (printf "%s.%s: the chart sets this label itself (selectors and NetworkPolicies use it); pick another key" $.path $key) -}}
+{{- end -}}
+{{- end -}}
+{{- with .labels }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/*
+topologySpreadConstraints; a constraint without labelSelector counts the pods matching .selector (the component's
+selector labels). Call with (dict "constraints" .. "selector" (dict ...)).
+*/}}
+{{- define "nexus.topologySpread" -}}
+{{- $out := list -}}
+{{- range .constraints -}}
+{{- $c := deepCopy . -}}
+{{- if not (hasKey $c "labelSelector") }}{{ $_ := set $c "labelSelector" (dict "matchLabels" $.selector) }}{{ end -}}
+{{- $out = append $out $c -}}
+{{- end -}}
+{{- with $out }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* A component's selector labels as a dict. Call with (dict "ctx" $ "component" "gateway"). */}}
+{{- define "nexus.selectorLabelsJson" -}}
+{{- include "nexus.selectorLabels" . | fromYaml | toJson -}}
+{{- end -}}
+
+{{/* extraEnv, refused where it names a variable the chart sets. Call with (dict "env" .. "managed" (list ..) "path" ..). */}}
+{{- define "nexus.extraEnv" -}}
+{{- range .env -}}
+{{- if has .name $.managed -}}
+{{- fail (printf "%s: %s is set by the chart (see the values that control it); remove it from %s" $.path .name $.path) -}}
+{{- end -}}
+{{- end -}}
+{{- with .env }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* extraVolumes, refused where a name repeats one of the chart's volumes. Call with (dict "volumes" .. "reserved" (list ..) "path" ..). */}}
+{{- define "nexus.extraVolumes" -}}
+{{- range .volumes -}}
+{{- if has .name $.reserved -}}
+{{- fail (printf "%s: the volume name %q is the chart's own (%s); pick another" $.path .name (join ", " $.reserved)) -}}
+{{- end -}}
+{{- end -}}
+{{- with .volumes }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/*
+GPU pools as JSON: name -> the pool's values over files/gpu-pool-defaults.json (the generic pool's).
+Fails when values written for chart 0.1.0's single gpuPool are given.
+*/}}
+{{- define "nexus.gpuPools" -}}
+{{- if .Values.gpuPool -}}
+{{- fail "gpuPool: chart 0.2.0 replaced the single GPU pool with gpuPools; move its fields to gpuPools.gpu (e.g. gpuPool.nodeSelector becomes gpuPools.gpu.nodeSelector) and remove gpuPool" -}}
+{{- end -}}
+{{- $defaults := .Files.Get "files/gpu-pool-defaults.json" | fromJson -}}
+{{- $out := dict -}}
+{{- range $name, $values := .Values.gpuPools -}}
+{{- $pool := deepCopy (default dict $values) -}}
+{{- include "nexus.fillDefaults" (dict "into" $pool "from" $defaults) -}}
+{{- $_ := set $out $name $pool -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+Enabled workers as JSON: name -> the worker's values over files/worker-defaults.json, plus record (its backend's
+entry in files/backends.json), gpu (resolved), isGpu, pool (the GPU pool's name, GPU workers only), placement
+(nodeSelector, tolerations, affinity, runtimeClassName), resources and shm (pool shape with the worker's own over it),
+podSecurity and containerSecurity (the security profile with the worker's overrides), objectName and url.
 The workers a user names are exactly the workers; when none is named, one mock worker (workers.mock: {}).
 */}}
 {{- define "nexus.workers" -}}
 {{- $defaults := .Files.Get "files/worker-defaults.json" | fromJson -}}
 {{- $records := .Files.Get "files/backends.json" | fromJson -}}
+{{- $pools := include "nexus.gpuPools" . | fromJson -}}
 {{- $out := dict -}}
 {{- range $name, $values := .Values.workers | default (dict "mock" dict) -}}
 {{- $w := deepCopy $values -}}
-{{- range $key, $default := $defaults -}}
-{{- if not (hasKey $w $key) -}}
-{{- $_ := set $w $key $default -}}
-{{- else if and (kindIs "map" $default) (kindIs "map" (get $w $key)) (not (has $key (list "resources" "gpuPool"))) -}}
-{{- $given := get $w $key -}}
-{{- range $k, $v := $default -}}
-{{- if not (hasKey $given $k) }}{{ $_ := set $given $k $v }}{{ end -}}
-{{- end -}}
-{{- end -}}
-{{- end -}}
+{{- include "nexus.fillDefaults" (dict "into" $w "from" $defaults) -}}
 {{- if $w.enabled -}}
 {{- if has $name (list "gateway" "redis" "test") -}}
 {{- fail (printf "workers.%s: the name %q is reserved for the chart's own objects; pick another worker name" $name $name) -}}
@@ -102,23 +210,69 @@ The workers a user names are exactly the workers; when none is named, one mock w
 {{- if and (ne $w.backend "mock") (not (hasKey $values "model")) -}}
 {{- fail (printf "workers.%s.model: set the model id that backend %s serves (e.g. meta-llama/Meta-Llama-3-8B-Instruct)" $name $w.backend) -}}
 {{- end -}}
+{{- if kindIs "map" $w.gpuPool -}}
+{{- fail (printf "workers.%s.gpuPool: since chart 0.2.0 this names a pool of gpuPools (e.g. gpuPool: h100); put per-worker placement in workers.%s.nodeSelector, .tolerations, .affinity and .runtimeClassName, or define the pool under gpuPools" $name $name) -}}
+{{- end -}}
 {{- $record := get $records $w.backend -}}
-{{- $managed := concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env) -}}
-{{- if eq $record.drain.kind "env" }}{{ $managed = concat $managed (list $record.drain.delayVariable $record.drain.graceVariable) }}{{ end -}}
+{{- $reservedEnv := concat (list "MODEL_ID" "HOME" "HF_HOME" "HF_TOKEN") (keys $record.env | sortAlpha) -}}
+{{- if eq $record.drain.kind "env" }}{{ $reservedEnv = concat $reservedEnv (list $record.drain.delayVariable $record.drain.graceVariable) }}{{ end -}}
 {{- range $key, $_ := $w.env -}}
-{{- if has $key $managed -}}
+{{- if has $key $reservedEnv -}}
 {{- fail (printf "workers.%s.env.%s: the chart sets %s itself (from workers.%s.model, drainDelaySeconds, drainGraceSeconds, hfToken or the %s backend); remove it from env" $name $key $key $name $w.backend) -}}
 {{- end -}}
 {{- end -}}
-{{- if not (hasKey $w "gpu") }}{{ $_ := set $w "gpu" $record.gpu }}{{ end -}}
+{{- $_ := set $w "reservedEnv" $reservedEnv -}}
+{{- /* GPUs: the worker's own count, else its pool's for a GPU backend, else none. */ -}}
+{{- $pool := get $pools (toString $w.gpuPool) -}}
+{{- $needsPool := or (and (hasKey $w "gpu") (gt (int $w.gpu) 0)) (and (not (hasKey $w "gpu")) (gt (int $record.gpu) 0)) -}}
+{{- if and $needsPool (not $pool) -}}
+{{- fail (printf "workers.%s.gpuPool: no GPU pool named %q in gpuPools (known: %s)" $name (toString $w.gpuPool) (keys $pools | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- if not (hasKey $w "gpu") -}}
+{{- $_ := set $w "gpu" 0 -}}
+{{- if $needsPool }}{{ $_ := set $w "gpu" $pool.gpu }}{{ end -}}
+{{- end -}}
+{{- $_ := set $w "gpu" (int $w.gpu) -}}
+{{- $_ := set $w "isGpu" (gt $w.gpu 0) -}}
+{{- /* Placement and shape: the pool's for a GPU worker, each field the worker sets replacing the pool's. */ -}}
+{{- $placement := dict -}}
+{{- $resources := deepCopy $defaults.resources -}}
+{{- $shm := "" -}}
+{{- if $w.isGpu -}}
+{{- $_ := set $w "pool" (toString $w.gpuPool) -}}
+{{- $placement = pick $pool "nodeSelector" "tolerations" "affinity" "runtimeClassName" | deepCopy -}}
+{{- $resources = deepCopy $pool.resources -}}
+{{- $shm = $pool.shm -}}
+{{- end -}}
+{{- range $key := list "nodeSelector" "tolerations" "affinity" "runtimeClassName" -}}
+{{- if hasKey $values $key }}{{ $_ := set $placement $key (get $values $key) }}{{ end -}}
+{{- end -}}
+{{- include "nexus.overlay" (dict "into" $resources "over" (default dict $values.resources)) -}}
+{{- if $w.isGpu -}}
+{{- $_ := set $resources "limits" (merge (dict "nvidia.com/gpu" $w.gpu) (default dict $resources.limits)) -}}
+{{- end -}}
+{{- $_ := set $w "placement" $placement -}}
+{{- $_ := set $w "resources" $resources -}}
+{{- $_ := set $w "shm" (default $shm $values.shm) -}}
+{{- /* Security: restricted runs as the backend's uid on a read-only root; imageUser as the image's own user. */ -}}
+{{- $restricted := eq $w.securityProfile "restricted" -}}
+{{- $_ := set $w "podSecurity" (include "nexus.podSecurityContext" (dict "uid" (ternary $record.runAsUser 0 $restricted) "over" $w.podSecurityContext) | fromYaml) -}}
+{{- $_ := set $w "containerSecurity" (include "nexus.containerSecurityContext" (dict "writableRoot" (not $restricted) "over" $w.securityContext) | fromYaml) -}}
 {{- $_ := set $w "record" $record -}}
-{{- $_ := set $w "isGpu" (gt (int $w.gpu) 0) -}}
 {{- $objectName := include "nexus.componentName" (list $ $name) -}}
 {{- $_ := set $w "objectName" $objectName -}}
 {{- if eq $record.workload "inferenceService" -}}
+{{- range $key := list "keda" "inferencePool" -}}
+{{- if (get $w $key).enabled -}}
+{{- fail (printf "workers.%s.%s: a kserve worker is an InferenceService, which KServe scales and serves itself; %s is for mock, vllm and sglang workers" $name $key $key) -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := set $w "url" (printf "http://%s-predictor.%s.svc.cluster.local%s" $objectName $.Release.Namespace $record.basePath) -}}
 {{- else -}}
 {{- $_ := set $w "url" (printf "http://%s:%d%s" $objectName (int $record.port) $record.basePath) -}}
+{{- end -}}
+{{- if and $w.keda.enabled (not $w.keda.serverAddress) -}}
+{{- fail (printf "workers.%s.keda.serverAddress: set the Prometheus address KEDA queries (e.g. http://prometheus-operated.monitoring.svc:9090)" $name) -}}
 {{- end -}}
 {{- $_ := set $out $name $w -}}
 {{- end -}}
@@ -190,6 +344,25 @@ for an unknown upstream.
 {{- toJson .Values.gateway.routePolicies -}}
 {{- end -}}
 
+{{/*
+GATEWAY_DISCOVERY: name=service:http for each Deployment worker that can run more than one replica (autoscaling, KEDA
+or replicas above 1), sorted by name; empty when gateway.routing.discovery is off. The gateway then sends each request
+to one of the Service's ready pods, found through its EndpointSlices.
+*/}}
+{{- define "nexus.discovery" -}}
+{{- $entries := list -}}
+{{- if .Values.gateway.routing.discovery -}}
+{{- $workers := include "nexus.workers" . | fromJson -}}
+{{- range $name := keys $workers | sortAlpha -}}
+{{- $w := get $workers $name -}}
+{{- if and (eq $w.record.workload "deployment") (or $w.autoscaling.enabled $w.keda.enabled (gt (int $w.replicas) 1)) -}}
+{{- $entries = append $entries (printf "%s=%s:http" $name $w.objectName) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join ";" $entries -}}
+{{- end -}}
+
 {{/* GATEWAY_UPSTREAMS: name=url;name=url, sorted by name. */}}
 {{- define "nexus.upstreamList" -}}
 {{- $upstreams := include "nexus.upstreams" . | fromJson -}}
@@ -200,8 +373,8 @@ for an unknown upstream.
 {{- join ";" $pairs -}}
 {{- end -}}
 
-{{/* gateway.env, refused where it would repeat a variable the chart sets or put a secret in the ConfigMap. */}}
-{{- define "nexus.gatewayEnv" -}}
+{{/* The variables the chart sets on the gateway, as JSON: name -> the values that control it. */}}
+{{- define "nexus.gatewayManagedEnv" -}}
 {{- $managed := dict
   "GATEWAY_PORT" "gateway.port"
   "GATEWAY_METRICS_PORT" "gateway.metricsPort"
@@ -209,18 +382,65 @@ for an unknown upstream.
   "GATEWAY_DEFAULT_UPSTREAM" "gateway.defaultUpstream"
   "GATEWAY_ROUTE_POLICIES" "gateway.routePolicies"
   "GATEWAY_RATE_LIMIT_RPM" "gateway.rateLimit.rpm"
+  "GATEWAY_RATE_LIMIT_TPM" "gateway.rateLimit.tpm"
+  "GATEWAY_RATE_LIMIT_TOKENS_PER_DAY" "gateway.rateLimit.tokensPerDay"
   "GATEWAY_RATE_LIMIT_FAIL" "gateway.rateLimit.failMode"
   "GATEWAY_DRAIN_DELAY_SECONDS" "gateway.drainDelaySeconds"
   "GATEWAY_DRAIN_GRACE_SECONDS" "gateway.drainGraceSeconds"
   "GATEWAY_API_KEYS" "gateway.apiKeys or gateway.existingSecret (a Secret, never the ConfigMap)"
   "REDIS_URL" "redis (a Secret when it holds a password)"
+  "GATEWAY_PICKER" "gateway.routing.picker"
+  "GATEWAY_LOAD_SCRAPE_MS" "gateway.routing.loadScrapeMs"
+  "GATEWAY_PREFIX_BLOCK_BYTES" "gateway.routing.prefix.blockBytes"
+  "GATEWAY_PREFIX_CACHE_BLOCKS" "gateway.routing.prefix.cacheBlocks"
+  "GATEWAY_PREFIX_LOAD_THRESHOLD" "gateway.routing.prefix.loadThreshold"
+  "GATEWAY_PREFIX_MIN_MATCH" "gateway.routing.prefix.minMatch"
+  "GATEWAY_SESSION_HEADER" "gateway.routing.sessionHeader"
+  "GATEWAY_DISCOVERY" "gateway.routing.discovery"
 -}}
+{{- if .Values.gateway.otel.enabled -}}
+{{- range $key := list "OTEL_EXPORTER_OTLP_ENDPOINT" "OTEL_EXPORTER_OTLP_PROTOCOL" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "OTEL_TRACES_SAMPLER" "OTEL_TRACES_SAMPLER_ARG" "OTEL_EXPORTER_OTLP_HEADERS" -}}
+{{- $_ := set $managed $key "gateway.otel" -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $managed -}}
+{{- end -}}
+
+{{/* gateway.env, refused where it would repeat a variable the chart sets or put a secret in the ConfigMap. */}}
+{{- define "nexus.gatewayEnv" -}}
+{{- $managed := include "nexus.gatewayManagedEnv" . | fromJson -}}
 {{- range $key, $_ := .Values.gateway.env -}}
 {{- if hasKey $managed $key -}}
 {{- fail (printf "gateway.env.%s: the chart sets %s from %s; set that instead" $key $key (get $managed $key)) -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml .Values.gateway.env -}}
+{{- end -}}
+
+{{/*
+The gateway's OpenTelemetry variables (ConfigMap data) when gateway.otel.enabled: endpoint, protocol, sampler,
+service name and resource attributes (key=value, values percent-encoded). Headers come from a Secret (the Deployment).
+*/}}
+{{- define "nexus.otelEnv" -}}
+{{- with .Values.gateway.otel }}
+{{- if .enabled }}
+{{- if not (regexMatch "^https?://" .endpoint) }}
+{{- fail "gateway.otel.endpoint: set the collector's OTLP/HTTP URL (http:// or https://, e.g. http://otel-collector:4318) when gateway.otel.enabled is true" }}
+{{- end }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .endpoint | quote }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .protocol | quote }}
+OTEL_TRACES_SAMPLER: "parentbased_traceidratio"
+OTEL_TRACES_SAMPLER_ARG: {{ .samplingRatio | toString | quote }}
+OTEL_SERVICE_NAME: {{ .serviceName | quote }}
+{{- with .resourceAttributes }}
+{{- $pairs := list }}
+{{- range $key, $value := . }}
+{{- $pairs = append $pairs (printf "%s=%s" $key (urlquery $value | replace "+" "%20")) }}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $pairs | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Names of the gateway's Secret and the key that holds the API keys. */}}
@@ -237,46 +457,27 @@ for an unknown upstream.
 {{- end -}}
 {{- end -}}
 
-{{/*
-Placement of a worker pod: the GPU pool (with the worker's overrides) for GPU workers, nothing for the rest.
-Call with (list $ $worker).
-*/}}
+{{/* Placement of a worker pod (computed in nexus.workers). Call with the worker. */}}
 {{- define "nexus.workerPlacement" -}}
-{{- $ctx := index . 0 -}}
-{{- $w := index . 1 -}}
-{{- if $w.isGpu -}}
-{{- $pool := deepCopy $ctx.Values.gpuPool -}}
-{{- $override := default dict $w.gpuPool -}}
-{{- range $key := list "nodeSelector" "tolerations" "affinity" "runtimeClassName" -}}
-{{- if hasKey $override $key }}{{ $_ := set $pool $key (get $override $key) }}{{ end -}}
-{{- end -}}
-{{- with $pool.runtimeClassName }}
+{{- $p := .placement -}}
+{{- with $p.runtimeClassName }}
 runtimeClassName: {{ . }}
 {{- end }}
-{{- with $pool.nodeSelector }}
+{{- with $p.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $pool.tolerations }}
+{{- with $p.tolerations }}
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $pool.affinity }}
+{{- with $p.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- end -}}
-{{- end -}}
-
-{{/* Resources of a worker container, with nvidia.com/gpu added to the limits of GPU workers. Call with the worker. */}}
-{{- define "nexus.workerResources" -}}
-{{- $res := deepCopy .resources -}}
-{{- if .isGpu -}}
-{{- $limits := default dict $res.limits -}}
-{{- $_ := set $limits "nvidia.com/gpu" (int .gpu) -}}
-{{- $_ := set $res "limits" $limits -}}
-{{- end -}}
-{{- toYaml $res -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* The gateway's ServiceAccount name. */}}

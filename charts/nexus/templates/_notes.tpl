@@ -3,6 +3,7 @@
 {{- $gw := include "nexus.componentName" (list . "gateway") -}}
 {{- $ns := .Release.Namespace -}}
 {{- $expose := .Values.gateway.expose -}}
+{{- $svcType := .Values.gateway.service.type -}}
 Nexus {{ .Chart.AppVersion }} is installed as release {{ .Release.Name }} in namespace {{ $ns }}.
 
 Upstreams:       {{ include "nexus.upstreamList" . }}
@@ -20,11 +21,13 @@ Default:         {{ include "nexus.defaultUpstream" . }}
    export NEXUS_KEY=$(kubectl -n {{ $ns }} get secret {{ include "nexus.gateway.secretName" . }} \
      -o jsonpath='{.data.GATEWAY_API_KEYS}' | base64 -d | cut -d, -f1)
 
-2. Reach the gateway ({{ $expose.mode }})
+2. Reach the gateway ({{ ternary $expose.mode (printf "Service %s" $svcType) (ne $expose.mode "clusterIP") }})
 {{- $host := "" }}
-{{- if eq $expose.mode "loadBalancer" }}
-   kubectl -n {{ $ns }} get svc {{ include "nexus.componentName" (list . "gateway-lb") }} -w   # wait for EXTERNAL-IP (on kind: install MetalLB)
-   export NEXUS_URL=http://$(kubectl -n {{ $ns }} get svc {{ include "nexus.componentName" (list . "gateway-lb") }} -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'):{{ $expose.loadBalancer.port }}
+{{- if and (eq $expose.mode "clusterIP") (eq $svcType "LoadBalancer") }}
+   kubectl -n {{ $ns }} get svc {{ $gw }} -w   # wait for EXTERNAL-IP (on kind: install MetalLB)
+   export NEXUS_URL=http://$(kubectl -n {{ $ns }} get svc {{ $gw }} -o jsonpath='{.status.loadBalancer.ingress[0].ip}{.status.loadBalancer.ingress[0].hostname}'):{{ .Values.gateway.service.port }}
+{{- else if and (eq $expose.mode "clusterIP") (eq $svcType "NodePort") }}
+   export NEXUS_URL=http://$(kubectl get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'):$(kubectl -n {{ $ns }} get svc {{ $gw }} -o jsonpath='{.spec.ports[0].nodePort}')
 {{- else if eq $expose.mode "ingress" }}
 {{- $host = $expose.ingress.host }}
    The Ingress routes host {{ $host }} (class {{ $expose.ingress.className }}). Through ingress-nginx on kind:
