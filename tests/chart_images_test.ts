@@ -38,7 +38,8 @@ Deno.test("each Dockerfile runs its entry on the chart's port, as the chart's ui
 
 /**
  * Runs scripts/images.sh with recording docker/helm/kubectl first on PATH; returns its exit code, their calls, and
- * for `docker build` the files of the build context (its last argument) and its deno.json.
+ * for `docker build` the files of the build context (its last argument), its deno.json and its npm packages
+ * (`@scope/name` for scoped ones).
  */
 async function images(args: string[], env: Record<string, string>) {
   const dir = await Deno.makeTempDir();
@@ -48,7 +49,7 @@ async function images(args: string[], env: Record<string, string>) {
     }
     await Deno.writeTextFile(
       `${dir}/docker`,
-      `if [ "$1" = build ]; then ctx="\${@: -1}"; (cd "$ctx" && find . -type f ! -path './node_modules/.deno/*' | sort) > "${dir}/context"; cp "$ctx/deno.json" "${dir}/deno.json"; ls "$ctx/node_modules" > "${dir}/node_modules"; fi\n`,
+      `if [ "$1" = build ]; then ctx="\${@: -1}"; (cd "$ctx" && find . -type f ! -path './node_modules/.deno/*' | sort) > "${dir}/context"; cp "$ctx/deno.json" "${dir}/deno.json"; (cd "$ctx/node_modules" && for d in *; do case "$d" in @*) printf '%s\\n' "$d"/*;; *) echo "$d";; esac; done) > "${dir}/node_modules"; fi\n`,
       { append: true },
     );
     const out = await new Deno.Command("bash", {
