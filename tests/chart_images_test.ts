@@ -1,17 +1,18 @@
 /**
  * The images and the ops script fit the chart: each Dockerfile runs its entry as the uid and on the port the chart
- * expects, and scripts/images.sh builds, pushes and deploys with the names the chart renders. docker, helm and
- * kubectl are recording stand-ins here (no container engine on CI); the helm values the script sets are then
- * rendered with the real helm.
+ * expects, and scripts/images.sh builds (from a hermetic staged context), pushes and deploys with the names the chart
+ * renders. docker, helm and kubectl are recording stand-ins here; the helm values the script sets are then rendered
+ * with the real helm. Real image builds run in `deno task test:cluster` (scripts/images/local.sh).
  */
 import assert from "node:assert/strict";
-import { type Manifest, named, podSpec, rendered } from "./support/chart.ts";
+import { parse } from "yaml";
+import { containers, type Manifest, named, podSpec, rendered, scenarioFiles } from "./support/chart.ts";
 import { repoRoot } from "./support/paths.ts";
 
 /** The parts of a Dockerfile the chart depends on. */
 async function dockerfile(component: string) {
   const text = await Deno.readTextFile(`${repoRoot}/${component}/Dockerfile`);
-  const from = text.match(/^FROM denoland\/deno:(\S+)$/m)?.[1];
+  const from = /^FROM \$\{BASE\}$/m.test(text) ? text.match(/^ARG BASE=denoland\/deno:(\S+)$/m)?.[1] : undefined;
   const user = text.match(/^USER (\d+):(\d+)$/m);
   const port = text.match(/^EXPOSE (\d+)$/m)?.[1];
   const entry = JSON.parse(text.match(/^ENTRYPOINT (\[.*\])$/m)![1]) as string[];
@@ -35,21 +36,40 @@ Deno.test("each Dockerfile runs its entry on the chart's port, as the chart's ui
   }
 });
 
-/** Runs scripts/images.sh with recording docker/helm/kubectl first on PATH; returns its exit code and their calls. */
+/**
+ * Runs scripts/images.sh with recording docker/helm/kubectl first on PATH; returns its exit code, their calls, and
+ * for `docker build` the files of the build context (its last argument), its deno.json and its npm packages
+ * (`@scope/name` for scoped ones).
+ */
 async function images(args: string[], env: Record<string, string>) {
   const dir = await Deno.makeTempDir();
   try {
     for (const tool of ["docker", "helm", "kubectl"]) {
-      await Deno.writeTextFile(`${dir}/${tool}`, `#!/bin/sh\necho "${tool} $*" >> "${dir}/calls"\n`, { mode: 0o755 });
+      await Deno.writeTextFile(`${dir}/${tool}`, `#!/bin/bash\necho "${tool} $*" >> "${dir}/calls"\n`, { mode: 0o755 });
     }
+    await Deno.writeTextFile(
+      `${dir}/docker`,
+      `if [ "$1" = build ]; then ctx="\${@: -1}"; (cd "$ctx" && find . -type f ! -path './node_modules/.deno/*' | sort) > "${dir}/context"; cp "$ctx/deno.json" "${dir}/deno.json"; (cd "$ctx/node_modules" && for d in *; do case "$d" in @*) printf '%s\\n' "$d"/*;; *) echo "$d";; esac; done) > "${dir}/node_modules"; fi\n`,
+      { append: true },
+    );
     const out = await new Deno.Command("bash", {
       args: [`${repoRoot}/scripts/images.sh`, ...args],
       env: { ...env, PATH: `${dir}:${Deno.env.get("PATH")}` },
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const calls = (await Deno.readTextFile(`${dir}/calls`).catch(() => "")).split("\n").filter(Boolean);
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr), calls };
+    const lines = async (name: string) =>
+      (await Deno.readTextFile(`${dir}/${name}`).catch(() => "")).split("\n").filter(Boolean);
+    const calls = await lines("calls");
+    const staged = await Deno.readTextFile(`${dir}/deno.json`).then(JSON.parse).catch(() => undefined);
+    return {
+      code: out.code,
+      stderr: new TextDecoder().decode(out.stderr),
+      calls,
+      context: await lines("context"),
+      nodeModules: await lines("node_modules"),
+      imports: staged?.imports as Record<string, string> | undefined,
+    };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -59,8 +79,11 @@ Deno.test("scripts/images.sh builds and pushes IMAGE_REPO:IMAGE_TAG and deploys 
   const env = { IMAGE_REPO: "registry.example/nexus-gateway", IMAGE_TAG: "1.2.3" };
   const build = await images(["build", "gateway"], env);
   assert.equal(build.code, 0, build.stderr);
-  assert.deepEqual(build.calls, ["docker build -f gateway/Dockerfile -t registry.example/nexus-gateway:1.2.3 ."]);
+  assert.equal(build.calls[0], "docker info", "it looks for a docker daemon first");
+  assert.match(build.calls[1], /^docker image inspect denoland\/deno:\S+$/, "then for the Dockerfile's default base");
+  assert.match(build.calls[2], /^docker build --network none -t registry\.example\/nexus-gateway:1\.2\.3 \/\S+$/);
   assert.deepEqual((await images(["push", "gateway"], env)).calls, [
+    "docker info",
     "docker push registry.example/nexus-gateway:1.2.3",
   ]);
 
@@ -82,6 +105,44 @@ Deno.test("scripts/images.sh builds and pushes IMAGE_REPO:IMAGE_TAG and deploys 
   assert.ok(setImage, worker.calls[0]);
   const mock = named((await rendered({})).objects, "Deployment", setImage[1]);
   assert.deepEqual(podSpec(mock)!.containers.map((c: Manifest) => c.name), [setImage[2]]);
+});
+
+Deno.test("scripts/images.sh build stages a hermetic context: the module graph without tests, only the npm packages it imports", async () => {
+  const env = { IMAGE_REPO: "registry.example/nexus-model-worker", IMAGE_TAG: "1.2.3", BASE: "example/deno:1" };
+  for (const component of ["gateway", "worker"]) {
+    const build = await images(["build", component], env);
+    assert.equal(build.code, 0, build.stderr);
+    assert.match(build.calls[1], /^docker build --network none --build-arg BASE=example\/deno:1 -t /);
+    const files = build.context.filter((f) => !f.startsWith("./node_modules/"));
+    assert.ok(files.includes("./Dockerfile") && files.includes("./deno.json") && files.includes("./deno.lock"));
+    assert.ok(files.includes(`./${component}/main.ts`));
+    assert.deepEqual(files.filter((f) => f.endsWith("_test.ts") || f.startsWith("./tests/")), [], "no tests");
+    assert.deepEqual(files.filter((f) => f.split("/").length > 2 && !f.startsWith(`./${component}/`)), []);
+    // Installed here, so the build downloads nothing: exactly the imports the component uses.
+    assert.deepEqual(build.nodeModules.sort(), Object.keys(build.imports!).sort());
+    assert.ok(build.imports!.zod && build.imports!["prom-client"], JSON.stringify(build.imports));
+    for (const unused of ["openai", "fast-check", "ajv"]) assert.equal(build.imports![unused], undefined, unused);
+  }
+});
+
+Deno.test("with local-images-values.yaml every pod of the real node uses an image scripts/images/local.sh builds, never pulled", async () => {
+  const script = await Deno.readTextFile(`${repoRoot}/scripts/images/local.sh`);
+  const built = new Set(script.match(/^images=\(([^)]*)\)/m)![1].split(/\s+/).filter(Boolean));
+  const local = parse(await Deno.readTextFile(`${repoRoot}/scripts/cluster/local-images-values.yaml`));
+  for (const file of scenarioFiles) {
+    const { objects } = await rendered({ files: [file], values: local });
+    const pods = objects.map(podSpec).filter((spec): spec is Manifest => spec?.containers !== undefined);
+    // GPU workers go to the KWOK GPU nodes, which run nothing.
+    const real = pods.filter((spec) => !containers(spec).some((c) => c.resources?.limits?.["nvidia.com/gpu"]));
+    assert.ok(real.length >= 3, `${file}: gateway, redis and the test pod at least`);
+    for (const container of real.flatMap(containers)) {
+      assert.ok(
+        built.has(container.image),
+        `${file}: ${container.name} runs ${container.image}, which local.sh does not build`,
+      );
+      assert.equal(container.imagePullPolicy, "Never", `${file}: ${container.name}`);
+    }
+  }
 });
 
 Deno.test("scripts/images.sh refuses to run without IMAGE_REPO, naming it", async () => {

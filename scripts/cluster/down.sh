@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Stops the local test cluster that up.sh started (by the PIDs it recorded) and removes its state directory.
-# --keep-logs leaves $NEXUS_CLUSTER_DIR/logs in place for debugging. Safe to run when nothing runs.
+# Stops the local test cluster that up.sh started (by the PIDs it recorded) and removes its state directory; first
+# the real node (node.sh down: its containers, mounts, cgroups, iptables chains, bridge and state).
+# --keep-logs leaves $NEXUS_CLUSTER_DIR/logs in place for debugging. Safe to run when nothing runs, and twice.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 state="${NEXUS_CLUSTER_DIR:-/tmp/nexus-cluster}"
 keep_logs=false
 [ "${1:-}" = "--keep-logs" ] && keep_logs=true
+
+bash "$here/node.sh" down
 
 if [ -f "$state/pids" ]; then
   # One at a time in reverse start order (kwok and the controllers first, etcd last), so the apiserver has no

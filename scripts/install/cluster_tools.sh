@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local-cluster tools at pinned versions (scripts/cluster/versions.sh) into $NEXUS_BIN:
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, built from source through the Go
-# module proxy (scripts/cluster/build.sh), and openapi2jsonschema (pip) for scripts/cluster/gen_schemas.sh.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok and CoreDNS, built
+# from source through the Go module proxy (scripts/cluster/build.sh), and openapi2jsonschema (pip) for
+# scripts/cluster/gen_schemas.sh. The real node's Debian packages come from container_tools.sh.
 # Needs: go (the version k8s.io/kubernetes' go.mod asks for, or newer), python3 with venv, a C compiler for PyYAML.
 # Safe to run again: binaries that already carry the pinned version are kept; Go's module and build caches are reused.
 set -euo pipefail
