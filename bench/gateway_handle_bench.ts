@@ -8,13 +8,17 @@
  * OTLP/protobuf to a sink in this process that reads and drops them (its share, one HTTP request per 512 spans, is
  * counted too). Each group's first row is its baseline.
  * The "budgets" group compares a key with a requests budget only against one that also has a token budget (reserve at
- * admission, settle at the end), both on the in-memory limiter.
+ * admission, settle at the end), both on the in-memory limiter. The "redis limiter" group runs the requests budget on a
+ * real redis-server: one script call per request (GATEWAY_RATE_LIMIT_LEASE_MS=0) against leases (the default), one
+ * request at a time, so a call's round trip is in the time per request.
  */
 import { loadConfig } from "../gateway/config.ts";
 import { setLogLevel } from "../gateway/log.ts";
 import { createGateway } from "../gateway/server.ts";
 import { startTracing } from "../gateway/tracing.ts";
 import { benchEnv, callGateway, chatBody, memoryUpstream, startOtlpSink, streamBody } from "./in_process.ts";
+import { RedisRateLimiter } from "../gateway/rate_limit_redis.ts";
+import { startRedis } from "../tests/support/process.ts";
 
 setLogLevel("warn");
 const sink = startOtlpSink();
@@ -70,4 +74,30 @@ for (
   });
 }
 
-globalThis.addEventListener("unload", () => void tracing.shutdown().finally(() => sink.shutdown()));
+const redis = await startRedis();
+globalThis.addEventListener("unload", () => {
+  redis.child.kill("SIGKILL");
+  void tracing.shutdown().finally(() => sink.shutdown());
+});
+for (const [name, leaseMs, baseline] of [["one call per request", "0", true], ["leases", "1000", false]] as const) {
+  const key = `redis-${leaseMs}`;
+  const limited = createGateway(
+    loadConfig({
+      ...benchEnv,
+      GATEWAY_API_KEYS: key,
+      GATEWAY_RATE_LIMIT_RPM: "1000000000",
+      GATEWAY_RATE_LIMIT_LEASE_MS: leaseMs,
+      REDIS_URL: redis.url,
+    }),
+    { client: memoryUpstream },
+  );
+  await (limited.limiter as RedisRateLimiter).waitReady(10_000);
+  Deno.bench(
+    `chat completion, whole answer, Redis limiter, ${name}`,
+    { group: "redis limiter", baseline },
+    async () => {
+      memoryUpstream.streamed = false;
+      await callGateway(limited, { body: chatBody, key });
+    },
+  );
+}

@@ -95,6 +95,8 @@ export interface Config {
   rateLimitDefaultMaxTokens: number;
   redisUrl?: string;
   redisTimeoutMs: number;
+  /** How long a replica may spend a requests-per-minute lease (ms); 0: one Redis call per request. */
+  rateLimitLeaseMs: number;
   rateLimitFail: "open" | "closed";
   requestTimeoutMs: number;
   firstByteTimeoutMs: number;
@@ -524,6 +526,7 @@ export function loadConfig(env: Env = Deno.env.toObject()): Config {
     rateLimitDefaultMaxTokens: integer(env, "GATEWAY_RATE_LIMIT_DEFAULT_MAX_TOKENS", { fallback: 1024, min: 0 }),
     redisUrl,
     redisTimeoutMs: integer(env, "GATEWAY_REDIS_TIMEOUT_MS", { fallback: 100, min: 1 }),
+    rateLimitLeaseMs: integer(env, "GATEWAY_RATE_LIMIT_LEASE_MS", { fallback: 1000, min: 0, max: 60_000 }),
     rateLimitFail: choice(env, "GATEWAY_RATE_LIMIT_FAIL", { allowed: ["open", "closed"], fallback: "open" }),
     requestTimeoutMs: integer(env, "GATEWAY_REQUEST_TIMEOUT_MS", { fallback: 600_000, min: 1 }),
     firstByteTimeoutMs: integer(env, "GATEWAY_FIRST_BYTE_TIMEOUT_MS", { fallback: 300_000, min: 1 }),

@@ -362,6 +362,7 @@ export function createGateway(
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter(config.redisUrl, {
       timeoutMs: config.redisTimeoutMs,
+      leaseMs: config.rateLimitLeaseMs,
       onError: (error) => logRedisError(error, { failMode: config.rateLimitFail }),
     })
     : new MemoryRateLimiter();

@@ -1,9 +1,11 @@
 /** Per-key rate limits: in memory, shared across gateway replicas through Redis, and with Redis going away. */
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
 import { assertOpenAI } from "./support/openai_schema.ts";
 import { mockGatewayEnv, startGateway, startRedis, startWorker } from "./support/process.ts";
 import { eventually } from "./support/eventually.ts";
 import { scrape } from "./support/prometheus.ts";
+import { scriptCalls } from "./support/redis_stats.ts";
 
 const KEY = "sk-test-limits-24680";
 const FAST_WORKER = { WORKER_TOKEN_DELAY_MS: "0", WORKER_TTFT_MS: "0", WORKER_MAX_TOKENS: "2" };
@@ -149,5 +151,79 @@ Deno.test("a Redis that stops answering (SIGSTOP) costs a request at most GATEWA
     assert.ok(await scrape(gateway.metricsUrl, "nexus_redis_errors_total") >= 3);
   } finally {
     redis.child.kill("SIGCONT");
+  }
+});
+
+/** Sends `count` requests to `gatewayUrl`, `batch` at a time; returns the statuses. */
+async function burst(gatewayUrl: string, ctx: { count: number; batch: number }): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let sent = 0; sent < ctx.count; sent += ctx.batch) {
+    const answers = await Promise.all(Array.from({ length: Math.min(ctx.batch, ctx.count - sent) }, async () => {
+      const response = await ask(gatewayUrl);
+      await response.body?.cancel();
+      return response.status;
+    }));
+    statuses.push(...answers);
+  }
+  return statuses;
+}
+
+Deno.test("with leases, two gateway processes admit exactly the budget between them, and a drained one gives its lease back", async () => {
+  await using redis = await startRedis();
+  await using worker = await startWorker(FAST_WORKER);
+  const rpm = 120;
+  const env = mockGatewayEnv(worker.url, KEY, {
+    GATEWAY_RATE_LIMIT_RPM: String(rpm),
+    GATEWAY_RATE_LIMIT_LEASE_MS: "60000", // no lease expires during the test: only a return brings units back
+    REDIS_URL: redis.url,
+  });
+  const admin = new Redis(redis.url);
+  try {
+    await using a = await startGateway(env);
+    await using b = await startGateway(env);
+    const startedAt = performance.now();
+    const first = await burst(a.url, { count: 30, batch: 6 });
+    assert.deepEqual([...new Set(first)], [200]);
+    assert.equal(await admin.zcard("nexus:rl:{key1}:rpm:leases"), 1, "a holds a lease of the key's budget");
+
+    const stopped = await a.stop(); // SIGTERM: drain, then return the lease
+    assert.equal(stopped.code, 0);
+    assert.equal(await admin.zcard("nexus:rl:{key1}:rpm:leases"), 0, "a gave its unspent units back");
+
+    let admitted = first.length;
+    for (let wave = 0; wave < 40; wave++) {
+      const statuses = await burst(b.url, { count: 6, batch: 6 });
+      admitted += statuses.filter((s) => s === 200).length;
+      if (statuses.every((s) => s === 429)) break;
+    }
+    const refilled = Math.floor(rpm * (performance.now() - startedAt) / 60_000);
+    assert.ok(admitted >= rpm, `${admitted} admitted: the whole budget, a's unspent lease included`);
+    assert.ok(admitted <= rpm + refilled, `${admitted} admitted; the budget allows ${rpm} + ${refilled} refilled`);
+  } finally {
+    admin.disconnect();
+  }
+});
+
+Deno.test("with leases a gateway asks Redis a few times per hundred requests; without, once per request", async () => {
+  await using redis = await startRedis();
+  await using worker = await startWorker(FAST_WORKER);
+  const admin = new Redis(redis.url);
+  try {
+    for (const [leaseMs, most] of [["0", 200], ["1000", 20]] as const) {
+      await using gateway = await startGateway(
+        mockGatewayEnv(worker.url, KEY, {
+          GATEWAY_RATE_LIMIT_RPM: "1000000",
+          GATEWAY_RATE_LIMIT_LEASE_MS: leaseMs,
+          REDIS_URL: redis.url,
+        }),
+      );
+      await admin.config("RESETSTAT");
+      assert.deepEqual([...new Set(await burst(gateway.url, { count: 200, batch: 10 }))], [200]);
+      const calls = await scriptCalls(admin);
+      assert.ok(calls <= most, `GATEWAY_RATE_LIMIT_LEASE_MS=${leaseMs}: ${calls} Redis calls for 200 requests`);
+      if (leaseMs === "0") assert.equal(calls, 200);
+    }
+  } finally {
+    admin.disconnect();
   }
 });
