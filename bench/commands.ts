@@ -2,7 +2,7 @@
 
 import type { Plan } from "./plan.ts";
 import { ROUTING_WORKERS, ROUTING_WORKLOADS, routingGatewayEnv, routingLoadCpus, workerEnv } from "./routing_suite.ts";
-import { litellmConfig, nexusEnv, tracingEnv } from "./targets.ts";
+import { CEILING_ONLY, FLOOR_OF, litellmConfig, nexusEnv, type TargetName, tracingEnv } from "./targets.ts";
 
 /** Lists every command and config of a run in the order the suites use them. */
 export function benchCommands(plan: Plan): string[] {
@@ -36,7 +36,11 @@ export function benchCommands(plan: Plan): string[] {
     `${nexus} ${env(tracingEnv("http://127.0.0.1:$SINK_PORT"))} ${proxy} deno run -A gateway/main.ts    # nexus-traced`,
     `${load} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # nexus-traced's OTLP sink: return 200 ''`,
     `${nexus} REDIS_URL='redis://127.0.0.1:$REDIS_PORT' ${proxy} deno run -A gateway/main.ts    # nexus-redis`,
-    `PORT=$PORT UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT ${proxy} deno run -A bench/fetch_proxy.ts    # fetch-proxy`,
+    ...Object.entries(FLOOR_OF).map(([name, floor]) =>
+      `FLOOR=${floor} PORT=$PORT UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT ${proxy} deno run -A bench/floor_targets.ts    # ${name}${
+        CEILING_ONLY.includes(name as TargetName) ? " (ceiling suite only)" : ""
+      }`
+    ),
     `${proxy} nginx -p $DIR -e $DIR/error.log -c $DIR/nginx.conf    # upstream { keepalive 256; } proxy_http_version 1.1; proxy_buffering off`,
     `LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR ${proxy} litellm --config litellm.yaml --host 127.0.0.1 --port $PORT --num_workers 1`,
     ...litellmConfig("http://127.0.0.1:$UPSTREAM_PORT").trimEnd().split("\n").map((l) => `#   litellm.yaml: ${l}`),

@@ -3,7 +3,7 @@
 import type { Service } from "./services.ts";
 import type { LatencyRun } from "./results.ts";
 import { requestTo, settle, type SuiteContext, suiteTargetOptions, suiteWorker } from "./suite_context.ts";
-import { startTargets } from "./targets.ts";
+import { beyondCeiling, startTargets } from "./targets.ts";
 import { chatBody } from "./http_request.ts";
 import { runVegeta } from "./vegeta.ts";
 import { runWrk } from "./wrk.ts";
@@ -16,7 +16,7 @@ export async function runLatencySuite(ctx: SuiteContext, redis: Service): Promis
   const { plan } = ctx;
   const worker = await suiteWorker(ctx, "worker-latency", plan.latencyWorker);
   const targets = await startTargets(
-    plan.targets,
+    beyondCeiling(plan.targets),
     suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl: redis.url, suite: "latency" }),
   );
   const body = chatBody({ model: "mock-worker", stream: false, maxTokens: plan.latencyWorker.maxTokens });

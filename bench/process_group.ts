@@ -16,14 +16,6 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Waits until something accepts TCP connections on 127.0.0.1:port, or throws after `timeoutMs`. */
 export async function waitForPort(port: number, options: { timeoutMs: number; child?: Child }): Promise<void> {
   const deadline = performance.now() + options.timeoutMs;

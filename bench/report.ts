@@ -9,6 +9,8 @@ import { TARGET_LABELS, TARGET_NAMES, type TargetName } from "./targets.ts";
 
 const COLORS: Record<TargetName, string> = {
   direct: "#222222",
+  "serve-alone": "#7f7f7f",
+  "pool-proxy": "#8c564b",
   "fetch-proxy": "#9467bd",
   "nexus-memory": "#1f77b4",
   "nexus-traced": "#17becf",
@@ -34,14 +36,15 @@ function num(value: number, digits = 0): string {
     : "–";
 }
 
-function targetsIn(results: BenchResults): TargetName[] {
-  const seen = new Set([...results.latency, ...results.ceiling, ...results.streaming].map((r) => r.target));
+/** The targets that have runs in `runs` (one suite's), in table order. */
+function targetsIn(runs: ReadonlyArray<{ target: TargetName }>): TargetName[] {
+  const seen = new Set(runs.map((r) => r.target));
   return TARGET_NAMES.filter((t) => seen.has(t));
 }
 
 /** The latency-against-load chart: p50 and p99 of each target at each offered rate (medians over rounds). */
 export function latencyChart(results: BenchResults): string {
-  const targets = targetsIn(results);
+  const targets = targetsIn(results.latency);
   const panel = (title: string, pick: (o: ReturnType<typeof openLoop>) => number) => ({
     title,
     series: targets.map((target): Series => ({
@@ -70,7 +73,7 @@ function goalSection(results: BenchResults): string {
 }
 
 function latencySection(results: BenchResults): string {
-  const targets = targetsIn(results);
+  const targets = targetsIn(results.latency);
   const nginxAdded = oneConnection(results.latency, "nginx").addedP50;
   const one = table(
     ["target", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "added p50 × nginx's", "requests/s"],
@@ -114,7 +117,7 @@ function latencySection(results: BenchResults): string {
 }
 
 function ceilingSection(results: BenchResults): string {
-  const targets = targetsIn(results);
+  const targets = targetsIn(results.ceiling);
   const direct = ceiling(results.ceiling, "direct").rps;
   const nginx = ceiling(results.ceiling, "nginx");
   return table(
@@ -153,7 +156,7 @@ what one whole core would pass, and the fair "one core each" comparison. Direct 
 }
 
 function streamingSection(results: BenchResults): string {
-  const targets = targetsIn(results);
+  const targets = targetsIn(results.streaming);
   const counts = [...new Set(results.streaming.map((r) => r.streams))].sort((a, b) => a - b);
   return counts.map((n) => {
     const rows = targets.map((t) => {
@@ -279,8 +282,10 @@ ${versions}
 - Nexus runs as in production: \`deno run -A gateway/main.ts\`, auth on (\`X-API-Key\`), a rate limit per key
   (${"`GATEWAY_RATE_LIMIT_RPM`"} high enough never to refuse here), a canary routing policy for \`mock-worker\`
   (90/10 between two upstream names), the default log level (one JSON line per request to a file).
-- The bare Deno fetch proxy (bench/fetch_proxy.ts) is the floor for any Deno gateway: read the body, check \`model\`,
-  \`fetch\` upstream, stream the answer back; nothing else. Nexus minus this is what the gateway's features cost.
+- The floors (bench/floor_targets.ts) read the body and check \`model\`, nothing else: \`Deno.serve\` answering alone
+  and the bare pooled proxy (the gateway's HTTP/1.1 client over \`Deno.connect\`, the answer read whole) in the ceiling
+  suite, and the bare Deno fetch proxy (\`fetch\` upstream, the answer streamed back) in every suite. Nexus minus
+  these is what the gateway's features cost.
 - nginx: one worker process, \`proxy_pass\` to an upstream block with \`keepalive 256\`, HTTP/1.1, buffering off.
 - LiteLLM: \`litellm --config … --num_workers 1\`, one model \`openai/mock-worker\` with \`api_base\` at the worker,
   a master key (auth on).

@@ -106,9 +106,7 @@ export function routingGoals(routing: RoutingResults): GoalStatus[] {
       goal: `no shared prefix: prefix TTFT p90 not worse than least_request (within ${Math.round((NOISE - 1) * 100)}%)`,
       measured: `${fixed(plainPrefix)} ms${spread(routing, "no-prefix", "prefix")} vs ${fixed(plainLeast)} ms${
         spread(routing, "no-prefix", "least_request")
-      }; load, the same rule as prefix without a match: ${fixed(p90(routing, "no-prefix", "load"))} ms${
-        spread(routing, "no-prefix", "load")
-      }`,
+      }; load: ${fixed(p90(routing, "no-prefix", "load"))} ms${spread(routing, "no-prefix", "load")}`,
       met: known(plainPrefix, plainLeast) ? plainPrefix <= plainLeast * NOISE : undefined,
     },
     {

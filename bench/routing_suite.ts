@@ -7,7 +7,8 @@
  */
 
 import { metricValue } from "../tests/support/prometheus.ts";
-import { freePort, waitForPort } from "./process_group.ts";
+import { freePort } from "../tests/support/process.ts";
+import { waitForPort } from "./process_group.ts";
 import { UsageSampler } from "./proc_stats.ts";
 import type { RoutingRun } from "./results.ts";
 import type { RoutingLoad, RoutingSample } from "./routing_client.ts";

@@ -1,6 +1,7 @@
 /** Starts the bench's backends: the mock worker, a canned-answer nginx upstream, and redis-server. */
 
-import { type Child, freePort, type ProcessGroup, waitForPort } from "./process_group.ts";
+import { freePort } from "../tests/support/process.ts";
+import { type Child, type ProcessGroup, waitForPort } from "./process_group.ts";
 
 /** A started HTTP server with its base URL. */
 export interface Service {

@@ -6,7 +6,7 @@ import type { StreamRun } from "./results.ts";
 import { percentiles } from "./stats.ts";
 import type { StreamSample } from "./stream_client.ts";
 import { requestTo, settle, type SuiteContext, suiteTargetOptions, suiteWorker } from "./suite_context.ts";
-import { startTargets, type Target } from "./targets.ts";
+import { beyondCeiling, startTargets, type Target } from "./targets.ts";
 import { chatBody } from "./http_request.ts";
 
 const CLIENT = new URL("./stream_client.ts", import.meta.url).pathname;
@@ -48,7 +48,7 @@ export async function runStreamSuite(ctx: SuiteContext, redis: Service): Promise
   const { plan } = ctx;
   const worker = await suiteWorker(ctx, "worker-streaming", plan.streamWorker);
   const targets = await startTargets(
-    plan.targets,
+    beyondCeiling(plan.targets),
     suiteTargetOptions(ctx, { upstreamUrl: worker.url, redisUrl: redis.url, suite: "streaming" }),
   );
   for (const target of targets) await streamBatch(ctx, target, 20).catch(() => {}); // warm-up

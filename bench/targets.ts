@@ -1,11 +1,15 @@
 /** The ways to reach the worker that the bench compares, each started in front of one upstream. */
 
-import { type Child, freePort, type ProcessGroup, waitForPort } from "./process_group.ts";
+import { freePort } from "../tests/support/process.ts";
+import { type Child, type ProcessGroup, waitForPort } from "./process_group.ts";
+import type { Floor } from "./floor_targets.ts";
 import { startCannedUpstream, startNginx } from "./services.ts";
 
 /** Names of the compared targets, in table order. */
 export const TARGET_NAMES = [
   "direct",
+  "serve-alone",
+  "pool-proxy",
   "fetch-proxy",
   "nexus-memory",
   "nexus-traced",
@@ -16,10 +20,20 @@ export const TARGET_NAMES = [
 /** One compared target. */
 export type TargetName = typeof TARGET_NAMES[number];
 
+/** The floors that only the ceiling suite runs: one answers without an upstream, one reads answers whole. */
+export const CEILING_ONLY: readonly TargetName[] = ["serve-alone", "pool-proxy"];
+
+/** The targets of `names` that a suite other than the ceiling runs. */
+export function beyondCeiling(names: readonly TargetName[]): TargetName[] {
+  return names.filter((name) => !CEILING_ONLY.includes(name));
+}
+
 /** What each target is, for the tables. */
 export const TARGET_LABELS: Record<TargetName, string> = {
   direct: "direct to the worker",
-  "fetch-proxy": "bare Deno fetch proxy",
+  "serve-alone": "Deno.serve answering alone (floor)",
+  "pool-proxy": "bare pooled proxy over Deno.connect (floor)",
+  "fetch-proxy": "bare Deno fetch proxy (floor)",
   "nexus-memory": "Nexus, in-memory limiter",
   "nexus-traced": "Nexus, in-memory limiter, traces on",
   "nexus-redis": "Nexus, Redis limiter",
@@ -27,7 +41,15 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   litellm: "LiteLLM proxy",
 };
 
-const FETCH_PROXY = new URL("./fetch_proxy.ts", import.meta.url).pathname;
+const FLOOR_TARGETS = new URL("./floor_targets.ts", import.meta.url).pathname;
+/** The floor targets and the FLOOR of bench/floor_targets.ts each runs. */
+export const FLOOR_OF = {
+  "serve-alone": "serve",
+  "pool-proxy": "pool",
+  "fetch-proxy": "fetch",
+} as const satisfies Partial<
+  Record<TargetName, Floor>
+>;
 
 /** The API key every target is configured with. */
 export const BENCH_KEY = "bench-key";
@@ -208,11 +230,13 @@ export async function startTargets(names: readonly TargetName[], options: Target
         targets.push({ name, baseUrl: `http://127.0.0.1:${port}`, headers: apiKey, child });
         break;
       }
+      case "serve-alone":
+      case "pool-proxy":
       case "fetch-proxy": {
         const port = freePort();
-        const child = options.group.spawn(`fetch-proxy-${options.suite}`, [Deno.execPath(), "run", "-A", FETCH_PROXY], {
+        const child = options.group.spawn(`${name}-${options.suite}`, [Deno.execPath(), "run", "-A", FLOOR_TARGETS], {
           cpus: options.cpus,
-          env: { PORT: String(port), UPSTREAM: options.upstreamUrl },
+          env: { FLOOR: FLOOR_OF[name], PORT: String(port), UPSTREAM: options.upstreamUrl },
         });
         await waitForPort(port, { timeoutMs: 30_000, child });
         targets.push({ name, baseUrl: `http://127.0.0.1:${port}`, headers: apiKey, child });

@@ -5,15 +5,11 @@
 import { errorEvent, type HttpError } from "./errors.ts";
 import type { UsageFormat } from "./operations.ts";
 import { type Usage, UsageStripper } from "./stream_usage.ts";
+import type { UpstreamAnswer } from "./upstream_client.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const LF = 10;
-/**
- * Size of each read of a streamed answer. fetch's own reads allocate 64 KiB per chunk; SSE chunks are a few hundred
- * bytes, so with 1,000 streams those buffers alone came to over 1 GB of RSS before the GC caught up.
- */
-const READ_BYTES = 4096;
 /** Bytes at the end of a body searched for `usage` (it comes last in both JSON answers and SSE streams). */
 export const TAIL_BYTES = 4096;
 
@@ -35,23 +31,15 @@ export interface BodyOwner {
   bodyEnded(end: BodyEnd): HttpError | undefined;
 }
 
-/** A BYOB reader when the body is a byte stream (fetch bodies are), so the gateway picks the read buffer size. */
-function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
-  try {
-    return source.getReader({ mode: "byob" });
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Passes an upstream body through chunk by chunk (pull-based, no buffering), keeping the last few chunks to read
- * `usage` once the body is complete (or, when the gateway asked for usage itself, taking the usage out as it passes).
+ * Passes an upstream body through chunk by chunk (pull-based, no buffering: each chunk the upstream client read is
+ * handed on as it is), keeping the last few chunks to read `usage` once the body is complete (or, when the gateway
+ * asked for usage itself, taking the usage out as it passes).
  */
 export class BodyObserver {
   /** The body the client reads. */
   readonly stream: ReadableStream<Uint8Array>;
-  readonly #reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+  readonly #source: UpstreamAnswer;
   readonly #owner: BodyOwner;
   readonly #usage: UsageFormat | undefined;
   readonly #stripper: UsageStripper | undefined;
@@ -63,16 +51,16 @@ export class BodyObserver {
   #finished = false;
 
   constructor(
-    source: ReadableStream<Uint8Array>,
+    source: UpstreamAnswer,
     options: { owner: BodyOwner; usage: UsageFormat | undefined; stripUsage: boolean },
   ) {
-    this.#reader = byobReader(source) ?? source.getReader();
+    this.#source = source;
     this.#owner = options.owner;
     this.#usage = options.usage;
     this.#stripper = options.stripUsage ? new UsageStripper() : undefined;
     this.stream = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
-      cancel: (reason) => this.#cancel(reason),
+      cancel: () => this.#cancel(),
     }, { highWaterMark: 0 });
   }
 
@@ -80,15 +68,15 @@ export class BodyObserver {
     let value: Uint8Array;
     try {
       do {
-        const chunk = await this.#read();
-        if (chunk.done) return this.#close(controller);
-        value = chunk.value;
+        const chunk = await this.#source.read();
+        if (chunk === null) return this.#close(controller);
+        value = chunk;
         if (value.byteLength > 0 && !this.#started) {
           this.#started = true;
           this.#owner.bodyStarted();
         }
         if (this.#stripper !== undefined) value = this.#stripper.push(value);
-      } while (value.byteLength === 0); // a BYOB read can come back empty, a stripped chunk too
+      } while (value.byteLength === 0); // a read can come back empty, a stripped chunk too
     } catch (error) {
       const failure = this.#end(false, error instanceof Error ? error.message : String(error));
       if (failure === undefined) return controller.error(error);
@@ -109,23 +97,21 @@ export class BodyObserver {
     controller.close();
   }
 
-  /** Keeps a copy of the body's last bytes: the chunk is a view of a larger read buffer, which it would keep alive. */
+  /**
+   * Keeps the body's last bytes. A chunk that is a view of a larger buffer (fetch's reads) is copied, so the tail
+   * does not keep the whole buffer alive; the pooled client's chunks are buffers of their own and are kept as they are.
+   */
   #keepTail(value: Uint8Array): void {
-    this.#tail.push(value.slice());
+    this.#tail.push(value.byteLength === value.buffer.byteLength ? value : value.slice());
     this.#tailBytes += value.byteLength;
     while (this.#tail.length > 1 && this.#tailBytes - this.#tail[0].byteLength >= TAIL_BYTES) {
       this.#tailBytes -= this.#tail.shift()!.byteLength;
     }
   }
 
-  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const reader = this.#reader;
-    return reader instanceof ReadableStreamBYOBReader ? reader.read(new Uint8Array(READ_BYTES)) : reader.read();
-  }
-
-  #cancel(reason: unknown): Promise<void> {
+  #cancel(): void {
     this.#end(true, "client closed the stream");
-    return this.#reader.cancel(reason);
+    this.#source.cancel();
   }
 
   #end(aborted: boolean, error?: string): HttpError | undefined {

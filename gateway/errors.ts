@@ -1,4 +1,5 @@
 /** The gateway's error model: one error class for everything a client can cause, one OpenAI-shaped response. */
+import { ResponseHeaders } from "./response_headers.ts";
 
 /** OpenAI error `type` values the gateway uses. */
 export type ErrorType =
@@ -62,10 +63,10 @@ function errorBody(error: HttpError): string {
 }
 
 /** Turns an HttpError into a Response, adding the given headers (request id, upstream name). */
-export function errorResponse(error: HttpError, headers: Headers = new Headers()): Response {
+export function errorResponse(error: HttpError, headers: ResponseHeaders = new ResponseHeaders()): Response {
   headers.set("content-type", "application/json");
-  if (error.headers) { for (const name in error.headers) headers.set(name, error.headers[name]); }
-  return new Response(errorBody(error), { status: error.status, headers });
+  if (error.headers) { for (const name in error.headers) headers.set(name.toLowerCase(), error.headers[name]); }
+  return new Response(errorBody(error), { status: error.status, headers: headers.pairs });
 }
 
 /** An HttpError as a server-sent event, for a stream that already started: `data: {"error":...}`. */

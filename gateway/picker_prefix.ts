@@ -1,11 +1,14 @@
 /**
  * `prefix`: approximate prefix-cache affinity with bounded load. A request goes to the endpoint that served the longest
  * prefix of its prompt recently (prefix_hash.ts, prefix_index.ts), unless that endpoint's load exceeds the least
- * loaded endpoint's by more than the threshold; then, and when no endpoint holds at least `minMatch` of its prompt's
- * blocks, it goes by load. With a session header, a session sticks to its endpoint under the same bound.
+ * loaded endpoint's by more than the threshold; then it goes to the least loaded one. A request that shares less than
+ * `minMatch` of its prompt's blocks with anything cached goes exactly where `least_request` would send it, so on a
+ * workload without shared prefixes `prefix` is `least_request`. With a session header, a session sticks to its
+ * endpoint under the same bound.
  */
 import type { Endpoint, EndpointSet } from "./endpoint_set.ts";
 import { leastLoaded, loadScore, type Picker, type PickRequest, usable } from "./picker.ts";
+import { LeastRequestPicker } from "./picker_least_request.ts";
 import { MAX_PREFIX_BLOCKS, PromptHasher } from "./prefix_hash.ts";
 import { type Holders, isMany, PrefixIndex } from "./prefix_index.ts";
 
@@ -22,8 +25,10 @@ export interface PrefixPickerOptions {
   cacheBlocks: number;
   /** How much more loaded (in loadScore units: requests) the prefix's endpoint may be than the least loaded one. */
   loadThreshold: number;
-  /** Share (0..1) of a request's hashed blocks an endpoint must hold for affinity; less goes by load. */
+  /** Share (0..1) of a request's hashed blocks an endpoint must hold for affinity; less goes as `least_request`. */
   minMatch: number;
+  /** The `least_request` sampling source, injectable so tests can use a seeded generator. */
+  random?: () => number;
 }
 
 /** Chooses by prompt prefix and session, bounded by load. */
@@ -36,10 +41,13 @@ export class PrefixPicker implements Picker {
   /** Holders of the current prompt's blocks found by the lookup. */
   readonly #known: (Holders | undefined)[] = new Array(MAX_PREFIX_BLOCKS).fill(undefined);
   readonly #sessions = new Map<string, Endpoint>();
+  /** Where a request without a long enough cached prefix goes. */
+  readonly #unmatched: LeastRequestPicker;
   #start = 0;
 
   constructor(set: EndpointSet, options: PrefixPickerOptions) {
     this.#set = set;
+    this.#unmatched = new LeastRequestPicker(set, { random: options.random });
     this.#options = options;
     this.#hasher = new PromptHasher(options.blockBytes);
     this.#index = new PrefixIndex(options.cacheBlocks);
@@ -50,7 +58,10 @@ export class PrefixPicker implements Picker {
     return this.#index.size;
   }
 
-  /** The session's endpoint, else the longest-prefix endpoint, unless too loaded; else the least loaded. */
+  /**
+   * The session's endpoint, else the longest-prefix endpoint, unless too loaded (then the least loaded); a request
+   * with no such prefix cached goes as `least_request` would send it.
+   */
   pick(request: PickRequest, exclude?: Endpoint): Endpoint | undefined {
     const endpoints = this.#set.endpoints;
     if (endpoints.length === 0) return undefined;
@@ -85,14 +96,14 @@ export class PrefixPicker implements Picker {
       known[knownCount] = entry;
     }
     if (chosen === undefined) {
-      // The deepest block that a usable endpoint holds: that endpoint has the longest cached prefix.
-      // A short match (a common opening such as the first message's role) is worth less than balance.
+      // A short match (a common opening such as the first message's role) is worth less than balance: no match.
       const minBlocks = Math.max(1, this.#options.minMatch * count);
-      for (let i = knownCount - 1; i + 1 >= minBlocks; i--) {
+      if (knownCount < minBlocks) chosen = this.#unmatched.pick(request, exclude) ?? least;
+      // The deepest block that a usable endpoint holds: that endpoint has the longest cached prefix.
+      for (let i = knownCount - 1; chosen === undefined && i + 1 >= minBlocks; i--) {
         const holder = leastLoadedHolder(known[i]!, ctx);
         if (holder === undefined) continue;
-        if (loadScore(holder, freshSince) <= limit) chosen = holder;
-        break;
+        chosen = loadScore(holder, freshSince) <= limit ? holder : least;
       }
     }
     chosen ??= least;

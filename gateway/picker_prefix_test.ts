@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { chatRequest, eject, endpointUrls, fakeSet, setLoad, systemPrompt } from "./fake_endpoints.ts";
+import { chatRequest, eject, endpointUrls, fakeSet, seededRandom, setLoad, systemPrompt } from "./fake_endpoints.ts";
 import type { Endpoint, EndpointSet } from "./endpoint_set.ts";
 import { loadScore } from "./picker.ts";
+import { LeastRequestPicker } from "./picker_least_request.ts";
 import { PrefixPicker, type PrefixPickerOptions } from "./picker_prefix.ts";
 
 const STALE_MS = 300;
@@ -51,11 +52,10 @@ Deno.test("prefix: a hot prefix spills to the least loaded endpoint once its end
   }
 });
 
-Deno.test("prefix: each tenant's requests stick to one endpoint and new tenants go to the least loaded", () => {
+Deno.test("prefix: each tenant's requests stick to the endpoint its first request went to", () => {
   const set = fakeSet(4);
   const picker = new PrefixPicker(set, OPTIONS);
   const home = [0, 1, 2, 3].map((t) => send(picker, tenantRequest(t, 0)));
-  assert.equal(new Set(home).size, 4, "four tenants on four idle endpoints");
   for (let q = 1; q < 10; q++) {
     for (let t = 0; t < 4; t++) {
       const e = picker.pick(tenantRequest(t, q))!;
@@ -76,14 +76,17 @@ Deno.test("prefix: the endpoint with the longest cached prefix wins", () => {
     for (const e of set.endpoints) setLoad(e, { running: e === idle ? 0 : 10, at: clock.now });
   };
   steer(e1);
-  assert.equal(picker.pick(chatRequest([system, { role: "user", content: "other" }])), e1, "idle e1 gets the prompt");
+  // Nothing cached yet: least_request's choice, which with e0 excluded and e2 busy is e1.
+  e2.begin();
+  assert.equal(picker.pick(chatRequest([system, { role: "user", content: "other" }]), e0), e1, "e1 gets the prompt");
+  e2.end();
   steer(e0);
   assert.equal(picker.pick(chatRequest(turn1), e1), e0, "a retry off e1: e0 now holds the whole first turn");
   steer(e2);
   assert.equal(picker.pick(chatRequest(turn2)), e0, "e0 holds the longer prefix, e1 only the system prompt");
 });
 
-Deno.test("prefix: a match on a small share of the prompt (a common opening) goes by load instead", () => {
+Deno.test("prefix: a match on a small share of the prompt (a common opening) counts as none: it goes as least_request", () => {
   const set = fakeSet(2);
   const picker = new PrefixPicker(set, OPTIONS);
   const opening = "You are a helpful assistant. Answer briefly and precisely. ".repeat(5); // about 1 block
@@ -93,7 +96,7 @@ Deno.test("prefix: a match on a small share of the prompt (a common opening) goe
   assert.equal(picker.pick(chatRequest([{ role: "user", content: opening + "a".repeat(2_000) + "?" }])), home);
 });
 
-Deno.test("prefix: fields before the messages do not break affinity; a prompt under one block goes by load", () => {
+Deno.test("prefix: fields before the messages do not break affinity; a prompt under one block goes as least_request", () => {
   const set = fakeSet(3);
   const picker = new PrefixPicker(set, OPTIONS);
   const messages = [{ role: "system", content: systemPrompt(3) }, { role: "user", content: "q" }];
@@ -101,7 +104,7 @@ Deno.test("prefix: fields before the messages do not break affinity; a prompt un
   assert.equal(picker.pick(chatRequest(messages, { fieldsBefore: { stream: true, temperature: 0 } })), home);
   const tiny = [{ role: "user", content: "hi" }];
   const a = send(picker, chatRequest(tiny));
-  assert.notEqual(a, home, "no prefix: the least loaded");
+  assert.notEqual(a, home, "no prefix: least_request's choice, never the busier of two");
 });
 
 Deno.test("prefix: a session header pins a session to its endpoint, within the load bound", () => {
@@ -136,26 +139,62 @@ Deno.test("prefix remembers at most its capacity of blocks", () => {
   assert.ok(picker.rememberedBlocks <= 500 + (500 >> 4), `${picker.rememberedBlocks} blocks`);
 });
 
-Deno.test("prefix never picks an endpoint more than the threshold above the least loaded usable one", () => {
+Deno.test("prefix: without a long enough shared prefix it chooses exactly as least_request does", () => {
+  const clock = { now: 10_000 };
+  const set = fakeSet(5, clock);
+  const prefix = new PrefixPicker(set, { ...OPTIONS, random: seededRandom(7) });
+  const least = new LeastRequestPicker(set, { random: seededRandom(7) });
+  const opening = "You are a helpful assistant. Answer briefly and precisely. ".repeat(5); // about 1 block of 9
+  const started: Endpoint[] = [];
+  for (let i = 0; i < 300; i++) {
+    // Scraped load unlike the in-flight counts: least_request does not read it, so neither does prefix here.
+    if (i % 10 === 0) set.endpoints.forEach((e, k) => setLoad(e, { running: (k * 3 + i) % 7, at: clock.now }));
+    if (i === 100) eject(set, set.endpoints[2]);
+    const content = i % 5 === 0 ? `hi ${i}` : `${i % 2 === 0 ? opening : ""}question ${i}: ${"x".repeat(2_000)}`;
+    const request = chatRequest([{ role: "user", content }]);
+    const exclude = i % 7 === 0 ? set.endpoints[i % 5] : undefined;
+    const expected = least.pick(request, exclude)!;
+    assert.equal(prefix.pick(request, exclude), expected, `request ${i}`);
+    expected.begin();
+    started.push(expected);
+    if (i % 3 === 1) started.shift()!.end();
+    clock.now += 10;
+  }
+});
+
+Deno.test("prefix never picks above the least loaded usable endpoint plus the threshold, unless as least_request", () => {
   const op = fc.record({
     tenant: fc.nat(5),
     session: fc.option(fc.constantFrom("a", "b"), { nil: undefined }),
     finish: fc.nat(7),
     eject: fc.nat(40),
   });
+  const params = [fc.integer({ min: 1, max: 6 }), fc.nat(8), fc.nat(), fc.array(op, { maxLength: 60 })] as const;
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 6 }), fc.nat(8), fc.array(op, { maxLength: 60 }), (n, threshold, ops) => {
+    fc.property(...params, (n, threshold, seed, ops) => {
       const clock = { now: 50_000 };
       const set: EndpointSet = fakeSet(n, clock);
-      const picker = new PrefixPicker(set, { ...OPTIONS, loadThreshold: threshold });
+      let draws = 0;
+      const source = seededRandom(seed);
+      const random = () => (draws++, source());
+      const picker = new PrefixPicker(set, { ...OPTIONS, loadThreshold: threshold, random });
       for (const [i, o] of ops.entries()) {
         if (o.eject < n && i % 5 === 0) eject(set, set.endpoints[o.eject]);
-        const chosen = picker.pick(tenantRequest(o.tenant, i, { session: o.session }))!;
+        const request = tenantRequest(o.tenant, i, { session: o.session });
+        const drawn = draws;
+        const chosen = picker.pick(request)!;
         const serving = set.endpoints.filter((e) => !e.breaker.isEjected(clock.now));
         const candidates = serving.length > 0 ? serving : set.endpoints;
         assert.ok(candidates.includes(chosen));
-        const least = Math.min(...candidates.map((e) => loadScore(e, clock.now - STALE_MS)));
-        assert.ok(loadScore(chosen, clock.now - STALE_MS) <= least + threshold);
+        if (draws > drawn) {
+          // No cached prefix: least_request's choice, from the same random draws.
+          const replay = seededRandom(seed);
+          for (let k = 0; k < drawn; k++) replay();
+          assert.equal(chosen, new LeastRequestPicker(set, { random: replay }).pick(request));
+        } else {
+          const least = Math.min(...candidates.map((e) => loadScore(e, clock.now - STALE_MS)));
+          assert.ok(loadScore(chosen, clock.now - STALE_MS) <= least + threshold);
+        }
         chosen.begin();
         const finishing = set.endpoints[o.finish % n];
         if (finishing.inFlight > 0) finishing.end();

@@ -30,6 +30,7 @@ export function createPicker(
         cacheBlocks: routing.prefixCacheBlocks,
         loadThreshold: routing.prefixLoadThreshold,
         minMatch: routing.prefixMinMatch,
+        random: options.random,
       });
   }
 }

@@ -13,7 +13,8 @@ import type { PickRequest } from "./picker.ts";
 import type { Exchange } from "./request_lifecycle.ts";
 import { MAX_ATTEMPTS } from "./router.ts";
 import type { Usage } from "./stream_usage.ts";
-import type { UpstreamClient } from "./upstream_client.ts";
+import { answerOf, headerValue, type UpstreamAnswer, type UpstreamClient } from "./upstream_client.ts";
+import type { ResponseHeaders } from "./response_headers.ts";
 import type { UpstreamTarget } from "./upstream_endpoints.ts";
 
 /** One request to forward. */
@@ -33,7 +34,7 @@ export interface ProxyRequest {
   /** The session header's value (GATEWAY_SESSION_HEADER), for the `prefix` picker. */
   session?: string | null;
   /** Headers to add to the client's response (request id, rate limit). */
-  responseHeaders: Headers;
+  responseHeaders: ResponseHeaders;
 }
 
 /** Proxy settings. */
@@ -42,17 +43,6 @@ export interface ProxyOptions {
   firstByteTimeoutMs: number;
   requestTimeoutMs: number;
 }
-
-const DROP_RESPONSE_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "content-length",
-  "content-encoding",
-  "proxy-connection",
-  "upgrade",
-  "trailer",
-]);
 
 const decoder = new TextDecoder();
 
@@ -143,7 +133,7 @@ export class Proxy {
     const forwarding = new Forwarding(req, { deadlines: this.#deadlines, requestTimeoutMs: o.requestTimeoutMs });
     const signal = forwarding.controller.signal;
     const order = req.order;
-    let failed: Response | undefined; // the last 5xx answer
+    let failed: UpstreamAnswer | undefined; // the last 5xx answer
     let error: unknown;
     let next = 0; // index in order of the upstream to try
     let failedEndpoint: Endpoint | undefined; // the endpoint that just failed, on order[next]
@@ -159,7 +149,7 @@ export class Proxy {
         failedEndpoint = undefined;
         continue;
       }
-      if (failed !== undefined) await failed.body?.cancel().catch(() => {});
+      failed?.cancel();
       failed = undefined;
       exchange.attempt?.endpoint?.end(); // the failed attempt is over (the last one: endpointRelease)
       const url = endpoint.baseUrl + upstreamPath;
@@ -167,7 +157,7 @@ export class Proxy {
       endpoint.begin();
       forwarding.firstByteAt = performance.now() + o.firstByteTimeoutMs;
       try {
-        const response = await o.client.post(url, { headers: attempt.headers, body: req.body, signal });
+        const response = answerOf(await o.client.post(url, { headers: attempt.headers, body: req.body, signal }));
         forwarding.firstByteAt = Infinity;
         attempt.status = response.status;
         if (response.status < 500) {
@@ -232,49 +222,53 @@ export class Proxy {
     return errorResponse(unreachable, withUpstream(req.responseHeaders, upstream));
   }
 
-  #respond(forwarding: Forwarding, response: Response): Response | Promise<Response> {
-    if (response.status >= 400) return this.#respondError(forwarding, response);
+  #respond(forwarding: Forwarding, answer: UpstreamAnswer): Response | Promise<Response> {
+    if (answer.status >= 400) return this.#respondError(forwarding, answer);
     const req = forwarding.req;
     const exchange = req.exchange;
-    const headers = passHeaders(response.headers, req.responseHeaders, exchange.upstream!);
-    const source = response.body;
-    if (source === null) {
-      forwarding.end(response.status);
-      return new Response(null, { status: response.status, headers });
+    const status = answer.status;
+    const headers = withUpstream(req.responseHeaders, exchange.upstream!).over(answer.headers);
+    if (!answer.hasBody) {
+      forwarding.end(status);
+      return new Response(null, { status, headers });
     }
-    if (!exchange.stream && !response.headers.get("content-type")?.startsWith("text/event-stream")) {
-      return this.#respondWhole(forwarding, { response, headers });
+    if (!exchange.stream && !headerValue(answer.headers, "content-type")?.startsWith("text/event-stream")) {
+      return this.#respondWhole(forwarding, { answer, headers });
     }
-    const observer = new BodyObserver(source, {
+    const observer = new BodyObserver(answer, {
       owner: forwarding,
       usage: exchange.operation!.usage,
       stripUsage: req.stripUsage,
     });
-    return new Response(observer.stream, { status: response.status, headers });
+    return new Response(observer.stream, { status, headers });
   }
 
   /** Passes an upstream's error answer on with its status, its body made OpenAI-shaped when it is not. */
-  async #respondError(forwarding: Forwarding, response: Response): Promise<Response> {
+  async #respondError(forwarding: Forwarding, answer: UpstreamAnswer): Promise<Response> {
     const req = forwarding.req;
     const upstream = req.exchange.upstream!;
-    const status = response.status;
-    const headers = passHeaders(response.headers, req.responseHeaders, upstream);
-    headers.set("content-type", "application/json");
+    const status = answer.status;
+    const own = withUpstream(req.responseHeaders, upstream);
+    own.set("content-type", "application/json");
+    const headers = own.over(answer.headers);
     // A body that stalls ends with the deadline (or the client's abort): the message then says only the status.
-    const bytes = await response.bytes().catch(() => new Uint8Array(0));
+    const bytes = await answer.bytes().catch(() => new Uint8Array(0));
     forwarding.end(req.clientSignal.aborted ? 499 : status, `upstream status ${status}`);
     return new Response(upstreamErrorBody(bytes, { status, upstream }), { status, headers });
   }
 
-  /** Reads a non-streamed answer whole (one allocation, no JS stream per chunk), then sends it. */
-  async #respondWhole(forwarding: Forwarding, ctx: { response: Response; headers: Headers }): Promise<Response> {
-    const { response, headers } = ctx;
+  /** Reads a non-streamed answer whole (one buffer, no stream), then sends it as bytes. */
+  async #respondWhole(
+    forwarding: Forwarding,
+    ctx: { answer: UpstreamAnswer; headers: Array<[string, string]> },
+  ): Promise<Response> {
+    const { answer, headers } = ctx;
     const req = forwarding.req;
     const exchange = req.exchange;
     const upstream = exchange.upstream!;
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await response.bytes();
+      bytes = await answer.bytes();
     } catch (error) {
       const aborted = req.clientSignal.aborted;
       const timeout = aborted ? undefined : timeoutOf(forwarding.controller.signal);
@@ -282,7 +276,7 @@ export class Proxy {
       else if (!aborted) exchange.attemptFailed("broken", errorText(error));
       const failure = timeout ? timeoutError(upstream, timeout) : brokenError(upstream);
       forwarding.end(aborted ? 499 : failure.status, timeout?.message ?? errorText(error));
-      return errorResponse(failure, withUpstream(req.responseHeaders, upstream));
+      return errorResponse(failure, req.responseHeaders);
     }
     const format = exchange.operation!.usage;
     if (format !== undefined) {
@@ -292,8 +286,8 @@ export class Proxy {
       if (long && usage.promptTokens !== undefined) usage.model ??= modelFrom(decoder.decode(bytes.subarray(0, 512)));
       forwarding.usage(usage);
     }
-    forwarding.end(response.status);
-    return new Response(bytes, { status: response.status, headers });
+    forwarding.end(answer.status);
+    return new Response(bytes, { status: answer.status, headers });
   }
 }
 
@@ -316,16 +310,7 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function withUpstream(headers: Headers, upstream: string): Headers {
-  headers.set("x-nexus-upstream", upstream);
-  return headers;
-}
-
-/** Copies upstream response headers the client should see, then the gateway's own. */
-function passHeaders(upstreamHeaders: Headers, own: Headers, upstream: string): Headers {
-  const headers = new Headers();
-  for (const [name, value] of upstreamHeaders) if (!DROP_RESPONSE_HEADERS.has(name)) headers.set(name, value);
-  for (const [name, value] of own) headers.set(name, value);
+function withUpstream(headers: ResponseHeaders, upstream: string): ResponseHeaders {
   headers.set("x-nexus-upstream", upstream);
   return headers;
 }

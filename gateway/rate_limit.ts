@@ -233,7 +233,7 @@ class BudgetHeaders {
   }
 
   /** Sets the three headers of `state`. */
-  set(state: RateDecision, headers: Headers): void {
+  set(state: RateDecision, headers: HeaderSink): void {
     headers.set(this.limit, String(state.limit));
     headers.set(this.remaining, String(state.remaining));
     headers.set(this.reset, formatDuration(state.resetMs));
@@ -245,8 +245,13 @@ const TOKEN_HEADERS = new BudgetHeaders("tokens");
 /** OpenAI defines no header for a daily budget: the tokens ones, suffixed `-day`. */
 const DAILY_TOKEN_HEADERS = new BudgetHeaders("tokens-day");
 
+/** Where response headers are set (names lower-case): a `Headers` or the gateway's ResponseHeaders. */
+export interface HeaderSink {
+  set(name: string, value: string): void;
+}
+
 /** Response headers describing a decision, in OpenAI's `x-ratelimit-*` format, and Retry-After when refused. */
-export function rateLimitHeaders(decision: LimitDecision, headers: Headers): void {
+export function rateLimitHeaders(decision: LimitDecision, headers: HeaderSink): void {
   const { requests, tokens, tokensPerDay } = decision;
   let retryAfterMs = 0;
   if (requests !== undefined) {

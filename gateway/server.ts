@@ -16,6 +16,7 @@ import { readBody, requestFacts } from "./request_body.ts";
 import { type Exchange, Lifecycle, type LifecycleSubscriber } from "./request_lifecycle.ts";
 import { RequestLog } from "./request_log.ts";
 import { RequestMetrics } from "./request_metrics.ts";
+import { ResponseHeaders } from "./response_headers.ts";
 import { askForUsage } from "./stream_usage.ts";
 import { fetchClient, type UpstreamClient } from "./upstream_client.ts";
 import { PoolClient } from "./upstream_pool.ts";
@@ -138,11 +139,11 @@ export class Gateway {
       if (path === "/debug/endpoints") {
         requireMethod(request, "GET");
         const body = JSON.stringify({ upstreams: this.upstreams.describe() }, null, 2);
-        return new Response(body, { headers: { "content-type": "application/json" } });
+        return new Response(body, { headers: [["content-type", "application/json"]] });
       }
       if (path !== "/metrics") throw new HttpError(404, `Unknown path ${path}.`, { code: "not_found" });
       requireMethod(request, "GET");
-      return new Response(await this.metrics.text(), { headers: { "content-type": this.metrics.contentType } });
+      return new Response(await this.metrics.text(), { headers: [["content-type", this.metrics.contentType]] });
     } catch (error) {
       return errorResponse(asHttpError(error));
     }
@@ -155,7 +156,7 @@ export class Gateway {
     const incoming = request.headers.get("x-request-id");
     const requestId = incoming !== null && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     const exchange = this.#lifecycle.begin(request, { requestId, path, startedAt });
-    const headers = new Headers({ "x-request-id": requestId });
+    const headers = new ResponseHeaders([["x-request-id", requestId]]);
     if (this.#draining) headers.set("connection", "close");
     try {
       const operation = OPERATIONS_BY_PATH.get(path);
@@ -182,15 +183,15 @@ export class Gateway {
     }
   };
 
-  #probe(exchange: Exchange, answer: { status: number; body: string; headers: Headers }): Response {
+  #probe(exchange: Exchange, answer: { status: number; body: string; headers: ResponseHeaders }): Response {
     answer.headers.set("content-type", "application/json");
     exchange.quiet = true;
     exchange.end(answer.status);
-    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    return new Response(answer.body, { status: answer.status, headers: answer.headers.pairs });
   }
 
   /** A request the gateway itself refused or failed: ends its exchange, answers the error. */
-  #failed(exchange: Exchange, ctx: { error: unknown; headers: Headers }): Response {
+  #failed(exchange: Exchange, ctx: { error: unknown; headers: ResponseHeaders }): Response {
     const httpError = asHttpError(ctx.error);
     exchange.end(httpError.status, httpError.message);
     if (httpError.status === 500) {
@@ -199,7 +200,7 @@ export class Gateway {
     return errorResponse(httpError, ctx.headers);
   }
 
-  async #models(request: Request, ctx: { exchange: Exchange; headers: Headers }): Promise<Response> {
+  async #models(request: Request, ctx: { exchange: Exchange; headers: ResponseHeaders }): Promise<Response> {
     const { exchange, headers } = ctx;
     requireMethod(request, "GET");
     const identity = this.#auth.authenticate(request.headers);
@@ -207,13 +208,13 @@ export class Gateway {
     const data = await this.#catalog.list(identity.models, exchange.requestId);
     headers.set("content-type", "application/json");
     exchange.end(200);
-    return new Response(JSON.stringify({ object: "list", data }), { headers });
+    return new Response(JSON.stringify({ object: "list", data }), { headers: headers.pairs });
   }
 
   /** An API operation: checked, routed, admitted, then forwarded (the proxy ends its exchange). */
   async #forward(
     request: Request,
-    ctx: { exchange: Exchange; headers: Headers; operation: Operation },
+    ctx: { exchange: Exchange; headers: ResponseHeaders; operation: Operation },
   ): Promise<Response> {
     const { exchange, headers, operation } = ctx;
     exchange.operation = operation;
@@ -272,7 +273,10 @@ export class Gateway {
    * Admits the request against its key's budgets in one limiter call: one request, plus the tokens it reserves when
    * the key has a token budget and the operation counts tokens. The reservation is settled at `end` (TokenBudgets).
    */
-  async #limit(identity: KeyIdentity, ctx: { headers: Headers; exchange: Exchange; bodyBytes: number }): Promise<void> {
+  async #limit(
+    identity: KeyIdentity,
+    ctx: { headers: ResponseHeaders; exchange: Exchange; bodyBytes: number },
+  ): Promise<void> {
     const { exchange } = ctx;
     const cost = exchange.operation!.tokenCost;
     const reserves = identity.tokenBudget && cost !== undefined;

@@ -9,7 +9,7 @@
  * servers read the whole body before answering).
  */
 import { joinBytes } from "./bytes.ts";
-import { fetchClient, type UpstreamClient } from "./upstream_client.ts";
+import { fetchClient, type HeaderPairs, type UpstreamAnswer, type UpstreamClient } from "./upstream_client.ts";
 
 /** Options of the pooled client. */
 export interface PoolClientOptions {
@@ -129,7 +129,7 @@ type Framing = { kind: "none" } | { kind: "length"; length: number } | { kind: "
 /** A parsed response head. */
 interface Head {
   status: number;
-  headers: Headers;
+  headers: HeaderPairs;
   framing: Framing;
   keepAlive: boolean;
 }
@@ -143,6 +143,7 @@ export class PoolClient implements UpstreamClient {
   readonly #idleTimeoutMs: number;
   readonly #maxOpen: number;
   readonly #onWait: ((origin: string, waiting: boolean) => void) | undefined;
+  readonly #releaser: Release = (origin, connection, reusable) => this.#release(origin, connection, reusable);
   #closed = false;
 
   constructor(options: PoolClientOptions = {}) {
@@ -157,11 +158,14 @@ export class PoolClient implements UpstreamClient {
     return this.#all.size;
   }
 
-  /** Sends a POST; resolves with the response once its head arrived, its body streamed as it comes. */
+  /**
+   * Sends a POST; resolves with the answer once its head arrived (its body read whole or as it comes). https URLs go
+   * to fetch and resolve with its Response.
+   */
   post(
     url: string,
     init: { headers: Array<[string, string]>; body: Uint8Array<ArrayBuffer>; signal: AbortSignal },
-  ): Promise<Response> {
+  ): Promise<UpstreamAnswer | Response> {
     const target = this.#target(url);
     if (target === null) return fetchClient.post(url, init);
     if (init.signal.aborted) return Promise.reject(init.signal.reason);
@@ -207,7 +211,7 @@ export class PoolClient implements UpstreamClient {
     return origin;
   }
 
-  async #send(target: Target, ctx: { request: Uint8Array; signal: AbortSignal }): Promise<Response> {
+  async #send(target: Target, ctx: { request: Uint8Array; signal: AbortSignal }): Promise<UpstreamAnswer> {
     const { request, signal } = ctx;
     const origin = this.#origin(target.key);
     let connection: Connection | undefined;
@@ -327,19 +331,8 @@ export class PoolClient implements UpstreamClient {
   #response(
     origin: Origin,
     ctx: { connection: Connection; head: Head; signal: AbortSignal; onAbort: () => void },
-  ): Response {
-    const { connection, head, signal, onAbort } = ctx;
-    const finish = (reusable: boolean) => {
-      signal.removeEventListener("abort", onAbort);
-      this.#release(origin, connection, reusable && head.keepAlive);
-    };
-    const init = { status: head.status, headers: head.headers };
-    if (head.framing.kind === "none" || (head.framing.kind === "length" && head.framing.length === 0)) {
-      finish(true);
-      return new Response(null, init);
-    }
-    const body = new BodyReader(connection, { framing: head.framing, signal, finish });
-    return new Response(body.stream, init);
+  ): UpstreamAnswer {
+    return new PooledAnswer(ctx.head, { ...ctx, origin, release: this.#releaser });
   }
 }
 
@@ -424,44 +417,45 @@ export function parseHead(text: string): Head | undefined {
     if (status === 101) throw new UpstreamProtocolError("unexpected protocol switch");
     return undefined;
   }
-  const headers = new Headers();
-  let name = "";
-  let value = "";
-  const flush = () => {
-    if (name !== "") headers.append(name, value.trim());
-  };
+  const headers: HeaderPairs = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const first = line.charCodeAt(0);
-    if ((first === 32 || first === 9) && name !== "") {
-      value += ` ${line.trim()}`; // obsolete line folding: a continuation of the previous value
+    if ((first === 32 || first === 9) && headers.length > 0) {
+      const last = headers[headers.length - 1];
+      last[1] = `${last[1]} ${line.trim()}`; // obsolete line folding: a continuation of the previous value
       continue;
     }
-    flush();
     const colon = line.indexOf(":");
-    name = colon > 0 ? line.slice(0, colon) : "";
+    const name = colon > 0 ? line.slice(0, colon) : "";
     if (!HEADER_NAME.test(name)) throw new UpstreamProtocolError(`malformed header line ${JSON.stringify(line)}`);
-    value = line.slice(colon + 1);
+    headers.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
   }
-  flush();
-  const keepAlive = match[1] === "1" && !tokens(headers.get("connection")).includes("close");
+  const keepAlive = match[1] === "1" && !tokens(joined(headers, "connection")).includes("close");
   return { status, headers, framing: framing(status, headers), keepAlive };
+}
+
+/** Every value of a header, joined with ", " as one field (RFC 9110 5.3), or null when it is absent. */
+function joined(headers: HeaderPairs, name: string): string | null {
+  let value: string | null = null;
+  for (const [n, v] of headers) if (n === name) value = value === null ? v : `${value}, ${v}`;
+  return value;
 }
 
 function tokens(value: string | null): string[] {
   return value === null ? [] : value.toLowerCase().split(",").map((t) => t.trim());
 }
 
-function framing(status: number, headers: Headers): Framing {
+function framing(status: number, headers: HeaderPairs): Framing {
   if (status === 204 || status === 304) return { kind: "none" };
-  const coding = tokens(headers.get("transfer-encoding"));
+  const coding = tokens(joined(headers, "transfer-encoding"));
   if (coding.length > 0) {
     if (coding[coding.length - 1] !== "chunked") return { kind: "close" };
     if (coding.length > 1) throw new UpstreamProtocolError(`unsupported transfer-encoding ${coding.join(", ")}`);
-    headers.delete("content-length");
+    for (let i = headers.length - 1; i >= 0; i--) if (headers[i][0] === "content-length") headers.splice(i, 1);
     return { kind: "chunked" };
   }
-  const declared = headers.get("content-length");
+  const declared = joined(headers, "content-length");
   if (declared === null) return { kind: "close" };
   const values = new Set(declared.split(",").map((v) => v.trim()));
   const length = values.size === 1 ? Number([...values][0]) : NaN;
@@ -471,73 +465,116 @@ function framing(status: number, headers: Headers): Framing {
   return { kind: "length", length };
 }
 
-/** Streams a response body off a connection by its framing, then hands the connection back. */
-class BodyReader {
-  readonly stream: ReadableStream<Uint8Array<ArrayBuffer>>;
+/** Hands a connection back when its answer is over (reusable: read to the end, and keep-alive). */
+type Release = (origin: Origin, connection: Connection, reusable: boolean) => void;
+
+/**
+ * An answer read off a pooled connection by its framing: a Content-Length body read whole into one buffer of its size
+ * (`bytes`), or any body chunk by chunk (`read`), each chunk copied once out of the connection's read buffer. When the
+ * body is over (or abandoned) the connection goes back to the pool, or is closed.
+ */
+class PooledAnswer implements UpstreamAnswer {
+  readonly status: number;
+  readonly headers: HeaderPairs;
+  readonly hasBody: boolean;
   readonly #connection: Connection;
   readonly #framing: Framing;
   readonly #signal: AbortSignal;
-  readonly #finish: (reusable: boolean) => void;
-  readonly #chunked = new ChunkedDecoder();
-  /** Content-Length bodies: bytes still to come, and the one buffer they are read into. */
+  readonly #onAbort: () => void;
+  readonly #origin: Origin;
+  readonly #release: Release;
+  readonly #keepAlive: boolean;
+  readonly #chunked: ChunkedDecoder | undefined;
+  /** Content-Length bodies: bytes still to come. */
   #remaining = 0;
-  #whole: Uint8Array<ArrayBuffer> | undefined;
-  #wholeAt = 0;
   #done = false;
 
   constructor(
-    connection: Connection,
-    options: { framing: Framing; signal: AbortSignal; finish: (reusable: boolean) => void },
+    head: Head,
+    ctx: { connection: Connection; signal: AbortSignal; onAbort: () => void; origin: Origin; release: Release },
   ) {
-    this.#connection = connection;
-    this.#framing = options.framing;
-    this.#signal = options.signal;
-    this.#finish = options.finish;
-    if (options.framing.kind === "length") {
-      this.#remaining = options.framing.length;
-      if (this.#remaining <= WHOLE_BODY_LIMIT) this.#whole = new Uint8Array(this.#remaining);
+    this.status = head.status;
+    this.headers = head.headers;
+    this.#framing = head.framing;
+    this.#keepAlive = head.keepAlive;
+    this.#connection = ctx.connection;
+    this.#signal = ctx.signal;
+    this.#onAbort = ctx.onAbort;
+    this.#origin = ctx.origin;
+    this.#release = ctx.release;
+    const kind = head.framing.kind;
+    if (kind === "length") this.#remaining = (head.framing as { length: number }).length;
+    this.#chunked = kind === "chunked" ? new ChunkedDecoder() : undefined;
+    this.hasBody = kind !== "none" && !(kind === "length" && this.#remaining === 0);
+    if (!this.hasBody) this.#end(true);
+  }
+
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (!this.hasBody) return new Uint8Array(0);
+    if (this.#framing.kind !== "length" || this.#remaining > WHOLE_BODY_LIMIT || this.#done) {
+      return await this.#readAll();
     }
-    // A byte stream, so readers may be default or BYOB; every chunk enqueued is a fresh buffer (it is transferred).
-    this.stream = new ReadableStream({
-      type: "bytes",
-      pull: (controller) => this.#pull(controller),
-      cancel: () => this.#end(false),
-    }, { highWaterMark: 0 });
+    const c = this.#connection;
+    const whole = new Uint8Array(this.#remaining);
+    // Bytes that came with the head are copied in once; the rest is read in place.
+    let at = Math.min(c.end - c.start, whole.byteLength);
+    whole.set(c.buf.subarray(c.start, c.start + at));
+    c.start += at;
+    try {
+      while (at < whole.byteLength) {
+        const n = await c.conn.read(whole.subarray(at));
+        if (n === null) throw new UpstreamProtocolError("upstream closed the body early");
+        at += n;
+      }
+    } catch (error) {
+      this.#end(false);
+      throw this.#signal.aborted ? this.#signal.reason : error;
+    }
+    this.#remaining = 0;
+    this.#end(true);
+    return whole;
+  }
+
+  async read(): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      for (;;) {
+        if (this.#done) return null;
+        const chunk = this.#take();
+        const finished = this.#finished();
+        if (finished) this.#end(true);
+        if (chunk !== undefined) return chunk;
+        if (finished) return null;
+        if (await this.#connection.fill() === 0) {
+          if (this.#framing.kind !== "close") throw new UpstreamProtocolError("upstream closed the body early");
+          this.#end(false);
+          return null;
+        }
+      }
+    } catch (error) {
+      this.#end(false);
+      throw this.#signal.aborted ? this.#signal.reason : error;
+    }
+  }
+
+  cancel(): void {
+    this.#end(false);
+  }
+
+  async #readAll(): Promise<Uint8Array<ArrayBuffer>> {
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    let size = 0;
+    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) {
+      parts.push(chunk);
+      size += chunk.byteLength;
+    }
+    return parts.length === 1 ? parts[0] : joinBytes(parts, size);
   }
 
   #end(reusable: boolean): void {
     if (this.#done) return;
     this.#done = true;
-    this.#finish(reusable);
-  }
-
-  async #pull(controller: ReadableByteStreamController): Promise<void> {
-    try {
-      for (;;) {
-        const chunk = this.#take();
-        const finished = this.#finished();
-        if (chunk !== undefined && chunk.byteLength > 0) {
-          if (finished) this.#end(true);
-          controller.enqueue(chunk);
-          if (finished) controller.close();
-          return;
-        }
-        if (finished) {
-          this.#end(true);
-          controller.close();
-          return;
-        }
-        if (await this.#read() === 0) {
-          if (this.#framing.kind !== "close") throw new UpstreamProtocolError("upstream closed the body early");
-          this.#end(false);
-          controller.close();
-          return;
-        }
-      }
-    } catch (error) {
-      this.#end(false);
-      controller.error(this.#signal.aborted ? this.#signal.reason : error);
-    }
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    this.#release(this.#origin, this.#connection, reusable && this.#keepAlive);
   }
 
   #finished(): boolean {
@@ -545,41 +582,18 @@ class BodyReader {
       case "length":
         return this.#remaining === 0;
       case "chunked":
-        return this.#chunked.done;
+        return this.#chunked!.done;
       default:
         return false;
     }
   }
 
-  /** Reads from the socket: into the whole-body buffer when there is one, else into the connection's buffer. */
-  async #read(): Promise<number> {
-    const whole = this.#whole;
-    if (whole !== undefined) {
-      const n = await this.#connection.conn.read(whole.subarray(this.#wholeAt)) ?? 0;
-      this.#wholeAt += n;
-      return n;
-    }
-    return await this.#connection.fill();
-  }
-
-  /** The body bytes available now, consuming them from the buffers. */
+  /** The body bytes in the connection's buffer now, copied out (consumed); undefined when there are none. */
   #take(): Uint8Array<ArrayBuffer> | undefined {
     const c = this.#connection;
+    if (c.start === c.end) return undefined;
     switch (this.#framing.kind) {
       case "length": {
-        const whole = this.#whole;
-        if (whole !== undefined) {
-          // Bytes that came with the head are copied in once; later reads land in place (#read). The body goes
-          // out as one chunk when complete: a byte stream transfers what it is given, so no views of a live buffer.
-          const buffered = Math.min(c.end - c.start, whole.byteLength - this.#wholeAt);
-          if (buffered > 0) {
-            whole.set(c.buf.subarray(c.start, c.start + buffered), this.#wholeAt);
-            c.start += buffered;
-            this.#wholeAt += buffered;
-          }
-          this.#remaining = whole.byteLength - this.#wholeAt;
-          return this.#remaining === 0 && this.#wholeAt > 0 ? whole : undefined;
-        }
         const n = Math.min(c.end - c.start, this.#remaining);
         if (n === 0) return undefined;
         this.#remaining -= n;
@@ -588,19 +602,15 @@ class BodyReader {
         return chunk;
       }
       case "chunked": {
-        if (c.start === c.end) return undefined;
         const parts: Uint8Array[] = [];
-        c.start += this.#chunked.feed(c.buf.subarray(c.start, c.end), parts);
+        c.start += this.#chunked!.feed(c.buf.subarray(c.start, c.end), parts);
         return concat(parts);
       }
-      case "close": {
-        if (c.start === c.end) return undefined;
+      default: {
         const chunk = c.buf.slice(c.start, c.end);
         c.start = c.end;
         return chunk;
       }
-      default:
-        return undefined;
     }
   }
 }

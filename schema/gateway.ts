@@ -62,7 +62,8 @@ const routing = z.strictObject({
         "request goes by load (GATEWAY_PREFIX_LOAD_THRESHOLD).",
     ),
     minMatch: z.number().min(0).max(1).default(ROUTING_DEFAULTS.prefixMinMatch).describe(
-      "Share (0..1) of a request's hashed prompt blocks a pod must hold for affinity (GATEWAY_PREFIX_MIN_MATCH).",
+      "Share (0..1) of a request's hashed prompt blocks a pod must hold for affinity; a shorter match goes as " +
+        "least_request (GATEWAY_PREFIX_MIN_MATCH).",
     ),
   }).prefault({}).describe("Parameters of the prefix picker."),
   sessionHeader: z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)?$/, "an HTTP header name").default("").describe(

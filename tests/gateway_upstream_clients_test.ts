@@ -9,6 +9,7 @@ import { readChatStream } from "./support/chat_stream.ts";
 import { freePort, mockGatewayEnv, startGateway, startWorker } from "./support/process.ts";
 import { scrape } from "./support/prometheus.ts";
 import { eventually } from "./support/eventually.ts";
+import { answering } from "./support/raw_upstream.ts";
 
 const KEY = "sk-test-pool-445566";
 const messages = [{ role: "user" as const, content: "hello" }];
@@ -41,6 +42,35 @@ for (const kind of ["pool", "fetch"] as const) {
       }
       assert.equal(await scrape(gateway.metricsUrl, "nexus_tokens_total", { type: "completion" }), 26 * 6);
     });
+  });
+
+  Deno.test(`${kind} client: the upstream's headers reach the client, every set-cookie, hop-by-hop ones dropped`, async () => {
+    const body = JSON.stringify({
+      object: "chat.completion",
+      choices: [],
+      usage: { prompt_tokens: 1, total_tokens: 1 },
+    });
+    await using upstream = answering(() =>
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n" +
+      "Keep-Alive: timeout=5\r\nX-Request-Id: upstream-id\r\nX-Upstream-Note: kept\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n${body}`
+    );
+    const env = { ...CLIENT, GATEWAY_RATE_LIMIT_RPM: "100" };
+    await using gateway = await startGateway(mockGatewayEnv(upstream.origin, KEY, env));
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "x-request-id": "client-id" },
+      body: JSON.stringify({ model: "mock-worker", messages }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), body);
+    assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+    assert.equal(response.headers.get("x-upstream-note"), "kept");
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.equal(response.headers.get("keep-alive"), null, "hop-by-hop headers stay between gateway and upstream");
+    assert.equal(response.headers.get("x-request-id"), "client-id", "the gateway's own headers win");
+    assert.equal(response.headers.get("x-nexus-upstream"), "mock");
+    assert.equal(response.headers.get("x-ratelimit-limit-requests"), "100");
   });
 
   Deno.test(`${kind} client: a client that goes away aborts the upstream request, streamed or not`, async (t) => {
