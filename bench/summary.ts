@@ -181,3 +181,64 @@ export function goals(results: BenchResults): GoalStatus[] {
     },
   ];
 }
+
+/**
+ * The goals of the performance issue (12): CPU per request with every feature on (absolute, and against the bare
+ * pooled proxy, the floor a proxy over the same client cannot beat), added latency, memory per stream.
+ */
+export function performanceGoals(results: BenchResults): GoalStatus[] {
+  const check = (value: number, ok: (v: number) => boolean) => Number.isFinite(value) ? ok(value) : undefined;
+  const micros = (target: TargetName) => 1e6 / ceiling(results.ceiling, target).perCore;
+  const floor = micros("pool-proxy");
+  const cpu = (target: TargetName, goal: number) => {
+    const us = micros(target);
+    return {
+      measured: `${fmt(us, 0)} µs (${fmt(1e6 / us, 0)} per CPU-second), ${fmt(us / floor, 1)}× the bare pooled ` +
+        `proxy's ${fmt(floor, 0)} µs`,
+      met: check(us, (v) => v <= goal && v <= 1.5 * floor),
+    };
+  };
+  const added = (target: TargetName) => oneConnection(results.latency, target).addedP50;
+  const open = openLoop(results.latency, "nexus-redis", 1000);
+  const rss = streaming(results.streaming, "nexus-redis", 1000).rssMb;
+  const ttft = streaming(results.streaming, "nexus-redis", 100).addedTtftP50;
+  return [
+    {
+      goal: "CPU per request, Redis limiter: ≤ 75 µs and within 1.5× of the bare pooled proxy",
+      ...cpu("nexus-redis", 75),
+    },
+    {
+      goal: "CPU per request, in-memory limiter: ≤ 65 µs and within 1.5× of the bare pooled proxy",
+      ...cpu("nexus-memory", 65),
+    },
+    {
+      goal: "added p50 at one connection, in memory: ≤ 0.15 ms",
+      measured: `${fmt(added("nexus-memory"))} ms (nginx ${fmt(added("nginx"))} ms)`,
+      met: check(added("nexus-memory"), (v) => v <= 0.15),
+    },
+    {
+      goal: "added p50 at one connection, Redis: ≤ 0.25 ms",
+      measured: `${fmt(added("nexus-redis"))} ms`,
+      met: check(added("nexus-redis"), (v) => v <= 0.25),
+    },
+    {
+      goal: "added p99 at 1,000 requests/s open loop, Redis: < 2 ms",
+      measured: `${fmt(open.addedP99)} ms (nginx ${fmt(openLoop(results.latency, "nginx", 1000).addedP99)} ms)`,
+      met: check(open.addedP99, (v) => v < 2 && open.success >= 0.999),
+    },
+    {
+      goal: "RSS with 1,000 concurrent streams, Redis: < 150 MB",
+      measured: `${fmt(rss, 0)} MB peak (bare fetch proxy ${
+        fmt(streaming(results.streaming, "fetch-proxy", 1000).rssMb, 0)
+      } MB)`,
+      met: check(rss, (v) => v < 150),
+    },
+    {
+      goal: "time to first token added at 100 streams (p50), Redis: < 0.5 ms",
+      measured: `${fmt(ttft)} ms (bare fetch proxy ${
+        fmt(streaming(results.streaming, "fetch-proxy", 100).addedTtftP50)
+      } ms)`,
+      met: check(ttft, (v) => v < 0.5),
+    },
+  ];
+}
