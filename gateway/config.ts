@@ -11,17 +11,10 @@ import {
   UPSTREAM_NAME,
 } from "./route_policy.ts";
 import { parseTracingConfig, type TracingConfig } from "./tracing_config.ts";
+import { ConfigError } from "./config_error.ts";
 
-/** A bad configuration value; the message names the variable (and field) and the value. */
-export class ConfigError extends Error {
-  /** The environment variable at fault. */
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = "ConfigError";
-    this.variable = variable;
-  }
-}
+/** Re-exported: callers of loadConfig catch it from here. */
+export { ConfigError };
 
 /** One server of an upstream (a pod, or a Service URL). */
 export interface UpstreamEndpoint {

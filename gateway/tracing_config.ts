@@ -3,7 +3,7 @@
  * Traces are off unless an OTLP endpoint variable is set or OTEL_TRACES_EXPORTER=otlp; they export OTLP over HTTP.
  */
 import { z } from "zod";
-import { ConfigError } from "./config.ts";
+import { ConfigError } from "./config_error.ts";
 
 /** The samplers of OTEL_TRACES_SAMPLER the gateway supports (the specification's built-in ones). */
 export const SAMPLERS = [
