@@ -76,6 +76,18 @@ const INPUT_COST: TokenCost = { generates: false, maxOutput: [] };
 const AUDIO_COST: TokenCost = { generates: true, maxOutput: [] };
 
 /** Every operation, in the order the README lists them. */
+/** Reranking: Cohere's v1 and v2 paths, which vLLM serves alike. */
+const RERANK = {
+  name: "rerank",
+  genAiOperation: "rerank",
+  modelIn: "json",
+  streamable: false,
+  usage: PROMPT_USAGE,
+  prompt: ["query"],
+  askStreamUsage: false,
+  tokenCost: INPUT_COST,
+} as const satisfies Omit<Operation, "path" | "upstreamPath">;
+
 export const OPERATIONS: readonly Operation[] = [
   {
     name: "chat",
@@ -127,30 +139,8 @@ export const OPERATIONS: readonly Operation[] = [
     askStreamUsage: false,
     tokenCost: RESPONSE_COST,
   },
-  {
-    name: "rerank",
-    genAiOperation: "rerank",
-    path: "/v1/rerank",
-    upstreamPath: "/v1/rerank",
-    modelIn: "json",
-    streamable: false,
-    usage: PROMPT_USAGE,
-    prompt: ["query"],
-    askStreamUsage: false,
-    tokenCost: INPUT_COST,
-  },
-  {
-    name: "rerank",
-    genAiOperation: "rerank",
-    path: "/v2/rerank",
-    upstreamPath: "/v2/rerank",
-    modelIn: "json",
-    streamable: false,
-    usage: PROMPT_USAGE,
-    prompt: ["query"],
-    askStreamUsage: false,
-    tokenCost: INPUT_COST,
-  },
+  { ...RERANK, path: "/v1/rerank", upstreamPath: "/v1/rerank" },
+  { ...RERANK, path: "/v2/rerank", upstreamPath: "/v2/rerank" },
   {
     name: "score",
     genAiOperation: "score",
