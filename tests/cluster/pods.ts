@@ -64,7 +64,7 @@ Deno.test({
         // Slow tokens, so a stream is still being generated when its first token arrives.
         workers: { mock: { env: { WORKER_TOKEN_DELAY_MS: "200" } } },
       });
-      const gateway = await serviceUrl(release, `${release}-gateway`);
+      const gateway = await serviceUrl(release, `${release}-gateway`, 2);
       const key = await generatedKey(release);
 
       await t.step("the generated API key reaches the gateway from its Secret; a wrong key gets 401", async () => {
@@ -163,6 +163,7 @@ Deno.test({
             "--timeout",
             "180s",
           ]);
+          await serviceUrl(release, `${release}-gateway`, 2);
         }
       });
 
@@ -254,7 +255,7 @@ Deno.test({
     const rpm = 2;
     try {
       await installMock(release, { gateway: { rateLimit: { rpm } } });
-      const gateway = await serviceUrl(release, `${release}-gateway`);
+      const gateway = await serviceUrl(release, `${release}-gateway`, 2);
       const key = await generatedKey(release);
 
       await t.step(

@@ -71,8 +71,30 @@ export async function componentPods(namespace: string, component: string): Promi
   return (await getJson(["pods", "-n", namespace, "-l", `app.kubernetes.io/component=${component}`])).items;
 }
 
-/** The ClusterIP and first port of a Service, as an http:// base URL reachable from this host through kube-proxy. */
-export async function serviceUrl(namespace: string, name: string): Promise<string> {
+/**
+ * The ClusterIP and first port of a Service, as an http:// base URL reachable from this host through kube-proxy,
+ * once the Service routes: its EndpointSlices list `readyEndpoints` ready endpoints, and a GET of `path` through the
+ * ClusterIP answers. Pods being Ready (`helm --wait`, `kubectl rollout status`) comes before that: kube-proxy programs
+ * the new endpoints a moment later, and until then a Service without endpoints refuses connections.
+ */
+export async function serviceUrl(
+  namespace: string,
+  name: string,
+  readyEndpoints = 1,
+  path = "/health",
+): Promise<string> {
   const service = await getJson(["service", "-n", namespace, name]);
-  return `http://${service.spec.clusterIP}:${service.spec.ports[0].port}`;
+  const url = `http://${service.spec.clusterIP}:${service.spec.ports[0].port}`;
+  await waitFor(`${readyEndpoints} ready endpoint(s) of Service ${namespace}/${name}`, async () => {
+    const slices = await getJson(["endpointslices", "-n", namespace, "-l", `kubernetes.io/service-name=${name}`]);
+    const ready = slices.items.flatMap((slice: Manifest) => slice.endpoints ?? [])
+      .filter((endpoint: Manifest) => endpoint.conditions?.ready === true).length;
+    return ready === readyEndpoints ? true : undefined;
+  });
+  await waitFor(`Service ${namespace}/${name} to answer through kube-proxy`, async () => {
+    const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5_000) });
+    await response.body?.cancel();
+    return response.ok ? true : undefined;
+  });
+  return url;
 }
