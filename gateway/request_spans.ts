@@ -22,6 +22,15 @@ import { OPERATIONS_BY_PATH } from "./operations.ts";
 import { type Attempt, type Exchange, type LifecycleSubscriber, Slot } from "./request_lifecycle.ts";
 
 /**
+ * A span time, in epoch milliseconds with sub-millisecond precision, from a `performance.now()` reading (now by
+ * default). Every start and end is given on this one clock: the SDK's own end time for a span with a given start is
+ * `Date.now()`, whole milliseconds, which could put an attempt's end after its request's end.
+ */
+function spanTime(performanceMs = performance.now()): number {
+  return performance.timeOrigin + performanceMs;
+}
+
+/**
  * A request's spans: its server span, the context its attempts are children of, the attempt in flight, and whether
  * the trace is sampled (when it is not, the spans only carry ids: no attribute is computed for them).
  */
@@ -69,10 +78,11 @@ export class RequestSpans implements LifecycleSubscriber {
   /** A CLIENT span for the attempt, child of the server span; its context goes upstream as `traceparent`. */
   attempt(exchange: Exchange, attempt: Attempt): void {
     const state = this.#open(exchange);
-    state.attempt?.end(); // not reached: a failed attempt's span ends at attemptFailed
+    state.attempt?.end(spanTime()); // not reached: a failed attempt's span ends at attemptFailed
     const operation = exchange.operation!;
     const span = this.#tracer.startSpan(`${operation.genAiOperation} ${exchange.model}`, {
       kind: SpanKind.CLIENT,
+      startTime: spanTime(attempt.startedAt),
       attributes: !state.recording ? undefined : {
         "gen_ai.operation.name": operation.genAiOperation,
         "gen_ai.request.model": exchange.model,
@@ -98,7 +108,7 @@ export class RequestSpans implements LifecycleSubscriber {
       type: attempt.failure === "status" ? String(attempt.status) : attempt.failure!,
       message: attempt.detail,
     });
-    span.end();
+    span.end(spanTime());
     state!.attempt = undefined;
   }
 
@@ -122,8 +132,9 @@ export class RequestSpans implements LifecycleSubscriber {
     if (exchange.quiet) return;
     const state = this.#open(exchange);
     if (!state.recording) {
-      state.attempt?.end();
-      state.server.end();
+      const now = spanTime();
+      state.attempt?.end(now);
+      state.server.end(now);
       return;
     }
     const usage = usageAttributes(exchange);
@@ -137,7 +148,7 @@ export class RequestSpans implements LifecycleSubscriber {
       else if (exchange.error !== undefined && !exchange.aborted) {
         failed(attempt, { type: exchange.attempt?.failure ?? "error", message: exchange.error });
       }
-      attempt.end();
+      attempt.end(spanTime());
     }
     const server = state.server;
     const status = exchange.status;
@@ -151,7 +162,7 @@ export class RequestSpans implements LifecycleSubscriber {
     else if (status < 400 && exchange.error !== undefined) {
       failed(server, { type: exchange.attempt?.failure ?? "error", message: exchange.error });
     }
-    server.end();
+    server.end(spanTime());
   }
 
   /** The request's state, opening its server span (as a child of the caller's span, if any) on first use. */
@@ -162,7 +173,7 @@ export class RequestSpans implements LifecycleSubscriber {
     const route = ROUTES.has(exchange.path) ? exchange.path : undefined;
     const server = this.#tracer.startSpan(route === undefined ? exchange.method : `${exchange.method} ${route}`, {
       kind: SpanKind.SERVER,
-      startTime: exchange.startedAt, // performance.now() at arrival
+      startTime: spanTime(exchange.startedAt),
       attributes: {
         "http.request.method": exchange.method,
         "url.path": exchange.path,
