@@ -359,14 +359,18 @@ export function createGateway(
   config: Config,
   options: { client?: UpstreamClient; subscribers?: LifecycleSubscriber[] } = {},
 ): Gateway {
+  const metrics = new Metrics();
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter(config.redisUrl, {
       timeoutMs: config.redisTimeoutMs,
       leaseMs: config.rateLimitLeaseMs,
-      onError: (error) => logRedisError(error, { failMode: config.rateLimitFail }),
+      // Connection errors and lease renewals or returns that failed: no request sees them, so count them here.
+      onError: (error) => {
+        metrics.redisErrors.inc();
+        logRedisError(error, { failMode: config.rateLimitFail });
+      },
     })
     : new MemoryRateLimiter();
-  const metrics = new Metrics();
   const client = options.client ?? (config.upstreamClient === "pool"
     ? new PoolClient({
       maxConnectionsPerOrigin: config.upstreamMaxConnections,

@@ -97,6 +97,13 @@ Deno.test("when Redis dies, fail-open keeps serving and counts errors, fail-clos
 
     await redis.kill();
 
+    await t.step("the lost connection is counted and logged before any request comes", async () => {
+      await eventually(async () => await scrape(open.metricsUrl, "nexus_redis_errors_total") >= 1, {
+        what: "nexus_redis_errors_total counting the lost connection",
+      });
+      await open.child.waitForLine(/redis rate limiter failed/);
+    });
+
     await t.step("fail open: requests are served while Redis is down, errors are counted and logged", async () => {
       for (let i = 0; i < 5; i++) assert.equal((await statusOf(open.url)).status, 200);
       assert.ok(await scrape(open.metricsUrl, "nexus_redis_errors_total") >= 1);
