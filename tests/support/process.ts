@@ -11,12 +11,20 @@ const READY_TIMEOUT_MS = 60_000;
  */
 const PORT_RANGE = { from: 20_000, to: 32_000 };
 
+/**
+ * Ports freePort handed out in this process. It never hands one out twice: a port given for a child that has not
+ * bound it yet is still free, and two children (a gateway's API and metrics ports) would both get it.
+ */
+const handedOut = new Set<number>();
+
 /** A free TCP port on 127.0.0.1, outside the ephemeral range; it is released just before the caller uses it. */
 export function freePort(): number {
   for (let i = 0; i < 100; i++) {
     const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (handedOut.has(port)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
+      handedOut.add(port);
       return port;
     } catch { /* in use: try another */ }
   }
