@@ -264,7 +264,7 @@ export function renderReport(
 Measured ${results.startedAt} – ${results.finishedAt}${
     plan.quick ? " (**--quick**: one short round, smoke only)" : ""
   }.${keptLine}
-Reproduce everything below with one command: \`deno task bench\` (about 15 minutes; \`deno task bench --quick\` for a smoke run).
+Reproduce everything below with one command: \`deno task bench\` (about 20 minutes on 2 cores; \`deno task bench --quick\` for a smoke run).
 
 ## Goals
 
