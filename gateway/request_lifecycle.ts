@@ -178,6 +178,8 @@ export class Exchange {
   status = 0;
   /** Why the request failed, for the log line. */
   error: string | undefined;
+  /** The request's trace id when traces are on (set by the spans subscriber), for the log lines. */
+  traceId: string | undefined;
   /** `start` was emitted. */
   started = false;
   /** `end` was emitted. */

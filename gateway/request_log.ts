@@ -8,6 +8,7 @@ export class RequestLog implements LifecycleSubscriber {
   retry(exchange: Exchange, attempt: Attempt): void {
     log("info", "retrying", {
       request_id: exchange.requestId,
+      trace_id: exchange.traceId,
       upstream: attempt.upstream,
       endpoint: attempt.endpoint?.baseUrl,
     });
@@ -17,6 +18,7 @@ export class RequestLog implements LifecycleSubscriber {
   attemptFailed(exchange: Exchange, attempt: Attempt): void {
     log("warn", "upstream attempt failed", {
       request_id: exchange.requestId,
+      trace_id: exchange.traceId,
       upstream: attempt.upstream,
       endpoint: attempt.endpoint?.baseUrl,
       kind: attempt.failure,
@@ -32,6 +34,7 @@ export class RequestLog implements LifecycleSubscriber {
     const ttft = exchange.firstByteMs;
     log(level, "request", {
       request_id: exchange.requestId,
+      trace_id: exchange.traceId,
       method: exchange.method,
       path: exchange.path,
       model: exchange.model,

@@ -188,6 +188,7 @@ export class RequestSpans implements LifecycleSubscriber {
       recording: server.isRecording(),
     };
     this.#slot.set(exchange, state);
+    exchange.traceId = server.spanContext().traceId;
     return state;
   }
 

@@ -74,6 +74,8 @@ export class Gateway {
       tokensPerDay: config.rateLimitTokensPerDay,
     };
     this.#auth = new Authenticator(config.apiKeys, { enabled: config.authEnabled, anonymous });
+    // The caller's subscribers first: spans open before the log lines that carry their trace id are written.
+    for (const subscriber of parts.subscribers ?? []) this.#lifecycle.subscribe(subscriber);
     this.#lifecycle.subscribe(new RequestMetrics(metrics));
     this.#lifecycle.subscribe(new RequestLog());
     this.#lifecycle.subscribe(endpointRelease);
@@ -86,7 +88,6 @@ export class Gateway {
     const keys = config.authEnabled ? config.apiKeys : [anonymous];
     // Settling reservations at `end` only when some key has a token budget: others cost nothing.
     if (keys.some((k) => k.tpm > 0 || k.tokensPerDay > 0)) this.#lifecycle.subscribe(this.#budgets);
-    for (const subscriber of parts.subscribers ?? []) this.#lifecycle.subscribe(subscriber);
     const upstreams = this.upstreams = new UpstreamEndpoints(config, { metrics, kubeApi: parts.kubeApi });
     this.#router = new Router(config, { target: (name, picker) => upstreams.target(name, picker) });
     for (const model of this.#router.policyModels()) metrics.modelLabel(model); // configured: always labelled

@@ -49,6 +49,12 @@ async function trace(spans: () => ReceivedSpan[], requestId: string, attempts: n
   return found!;
 }
 
+/** The gateway's JSON log lines about one request (its `request_id`), by message. */
+function logLines(output: string, requestId: string): Map<string, Record<string, unknown>> {
+  const lines = output.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+  return new Map(lines.filter((line) => line.request_id === requestId).map((line) => [line.msg, line]));
+}
+
 /** Asserts `span` carries these attributes, with integers as OTLP intValue and ratios as doubleValue. */
 function assertAttributes(span: ReceivedSpan, expected: Record<string, string | number | boolean>): void {
   for (const [key, value] of Object.entries(expected)) {
@@ -143,6 +149,9 @@ Deno.test("a streamed chat, an embeddings call and a retried request reach an OT
       assert.equal(server.scope, "nexus-gateway");
       assert.ok(receiver.exports.every((e) => e.path === "/v1/traces" && e.headers.get("x-tenant") === "team-a"));
       assert.doesNotMatch(gateway.child.output(), /trace export failed/);
+      await eventually(() =>
+        assert.equal(logLines(gateway.child.output(), "trace-chat").get("request")?.trace_id, CALLER_TRACE)
+      );
     },
   );
 
@@ -180,6 +189,14 @@ Deno.test("a streamed chat, an embeddings call and a retried request reach an OT
       // The upstream that answered 503 was told the first attempt's span as its parent.
       const traceparent = /^traceparent: (.*)$/im.exec(down.heads.at(-1)!)?.[1].trim();
       assert.equal(traceparent, `00-${server.traceId}-${attempts[0].spanId}-01`);
+      // Each of the request's log lines names its trace.
+      await eventually(() => {
+        const lines = logLines(gateway.child.output(), "trace-retry");
+        assert.deepEqual(
+          ["upstream attempt failed", "retrying", "request"].map((msg) => lines.get(msg)?.trace_id),
+          [server.traceId, server.traceId, server.traceId],
+        );
+      });
     },
   );
 });
