@@ -31,7 +31,15 @@ export interface DiscoveryOptions {
   watchTimeoutSeconds?: number;
   /** A watch that sends nothing (not even a bookmark) for this long is dropped (default: its timeout + 60 s). */
   silenceMs?: number;
+  /**
+   * A list must be read whole, and a watch must answer its head, within this many milliseconds (default 10 s): an API
+   * server that is unreachable without refusing (packets dropped, a Service without endpoints) is then a counted,
+   * logged failure, not a wait without end.
+   */
+  requestTimeoutMs?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** The watch's resourceVersion is too old: list again. */
 class Expired extends Error {}
@@ -104,9 +112,19 @@ export class EndpointSliceDiscovery {
 
   /** Lists the slices, applies them, returns the list's resourceVersion. */
   async #list(): Promise<string> {
-    const response = await this.#o.api.get(this.#path, this.#stop.signal);
-    if (!response.ok) throw await apiError(response, "list");
-    const list = await response.json() as { metadata: { resourceVersion: string }; items: EndpointSlice[] };
+    const timeoutMs = this.#o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let list: { metadata: { resourceVersion: string }; items: EndpointSlice[] };
+    try {
+      const response = await this.#o.api.get(this.#path, AbortSignal.any([this.#stop.signal, timeout]));
+      if (!response.ok) throw await apiError(response, "list");
+      list = await response.json();
+    } catch (error) {
+      if (timeout.aborted && !this.#stop.signal.aborted) {
+        throw new Error(`the API server did not answer a list within ${timeoutMs} ms`);
+      }
+      throw error;
+    }
     this.#slices = new Map(list.items.map((slice) => [slice.metadata.name, slice]));
     this.#apply();
     this.#recovered();
@@ -121,13 +139,14 @@ export class EndpointSliceDiscovery {
     // Aborted by stop() (even one that came before this watch started) or by silence.
     const silence = new AbortController();
     const signal = AbortSignal.any([this.#stop.signal, silence.signal]);
-    const silent = new Error(`the watch sent nothing for ${silenceMs} ms`);
+    const headTimeoutMs = this.#o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let silent = new Error(`the API server did not answer a watch within ${headTimeoutMs} ms`);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
+    const arm = (ms = silenceMs) => {
       clearTimeout(timer);
-      timer = setTimeout(() => silence.abort(silent), silenceMs);
+      timer = setTimeout(() => silence.abort(), ms);
     };
-    arm();
+    arm(Math.min(headTimeoutMs, silenceMs));
     try {
       const path = `${this.#path}&watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(version)}` +
         `&timeoutSeconds=${timeout}`;
@@ -137,6 +156,8 @@ export class EndpointSliceDiscovery {
         throw new Expired();
       }
       if (!response.ok) throw await apiError(response, "watch");
+      silent = new Error(`the watch sent nothing for ${silenceMs} ms`);
+      arm();
       this.#recovered();
       let buffered = "";
       for await (const text of response.body!.pipeThrough(new TextDecoderStream())) {

@@ -30,6 +30,8 @@ class FakeApiServer {
   oldest = 0;
   /** Status to answer every request with, instead of serving it. */
   failWith: { status: number; message: string } | undefined;
+  /** Watches get no answer at all (not even a head) until the client gives up. */
+  stallWatches = false;
   /** Every event so far, which a watch from an older version replays first (as the real server does). */
   readonly #events: Array<{ version: number; line: string }> = [];
   #watchers = new Set<ReadableStreamDefaultController<Uint8Array>>();
@@ -75,7 +77,7 @@ class FakeApiServer {
     for (const watcher of this.#watchers) watcher.enqueue(new TextEncoder().encode(line));
   }
 
-  #handle(request: Request): Response {
+  #handle(request: Request): Response | Promise<Response> {
     const url = new URL(request.url);
     const watch = url.searchParams.get("watch") === "1";
     this.requests.push({
@@ -96,6 +98,9 @@ class FakeApiServer {
         items: [...this.slices.values()],
       });
     }
+    if (this.stallWatches) {
+      return new Promise((resolve) => request.signal.addEventListener("abort", () => resolve(new Response(null))));
+    }
     if (Number(url.searchParams.get("resourceVersion")) < this.oldest) {
       return Response.json({ kind: "Status", code: 410, message: "too old resource version" }, { status: 410 });
     }
@@ -115,7 +120,10 @@ class FakeApiServer {
   }
 }
 
-function setup(server: FakeApiServer, options: { tokens?: string[]; silenceMs?: number } = {}) {
+function setup(
+  server: { port: number },
+  options: { tokens?: string[]; silenceMs?: number; requestTimeoutMs?: number } = {},
+) {
   const metrics = new Metrics();
   const configured = parseEndpointUrl("http://vllm:8000/openai", { upstream: "vllm", variable: "test" });
   const set = new EndpointSet("vllm", [configured], { breaker: { ejectAfterFailures: 5, ejectMs: 1_000 } });
@@ -137,6 +145,7 @@ function setup(server: FakeApiServer, options: { tokens?: string[]; silenceMs?: 
     },
     backoff: { initialMs: 20, maxMs: 100 },
     silenceMs: options.silenceMs,
+    requestTimeoutMs: options.requestTimeoutMs,
   });
   const urls = () => set.endpoints.map((e) => e.baseUrl);
   const errors = async () => metricValue(await metrics.text(), "nexus_discovery_errors_total", { upstream: "vllm" });
@@ -268,6 +277,49 @@ Deno.test("a watch that sends nothing, not even a bookmark, is dropped as an err
     await eventually(() => assert.ok(server.requests.filter((r) => r.watch).length >= 2));
     assert.equal(messages[0], "the watch sent nothing for 100 ms");
     assert.deepEqual(urls(), ["http://10.0.0.1:8000"].map((u) => `${u}/openai`));
+  } finally {
+    await discovery.stop();
+    api.close();
+    await server.close();
+  }
+});
+
+Deno.test("an API server that takes connections and never answers a list is a counted failure after the request timeout", async () => {
+  // As from a pod whose API server Service has no endpoints, or whose packets are dropped: nothing is refused.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const { discovery, urls, errors, api, messages } = setup(listener.addr, { requestTimeoutMs: 100 });
+  try {
+    discovery.start();
+    await eventually(async () => assert.ok(await errors() >= 2, `errors: ${await errors()}`));
+    assert.equal(messages[0], "the API server did not answer a list within 100 ms");
+    assert.deepEqual(urls(), ["http://vllm:8000/openai"], "the configured URL stays");
+  } finally {
+    await discovery.stop();
+    api.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
+
+Deno.test("a watch whose head never comes is a counted failure after the request timeout, and the next watch carries on", async () => {
+  const server = new FakeApiServer();
+  server.slices.set("vllm-a", slice("vllm-a", [["10.0.0.1", true]]));
+  server.stallWatches = true;
+  const { discovery, urls, errors, api, messages } = setup(server, { requestTimeoutMs: 100 });
+  try {
+    discovery.start();
+    await discovery.synced;
+    await eventually(async () => assert.ok(await errors() >= 2, `errors: ${await errors()}`));
+    assert.equal(messages[0], "the API server did not answer a watch within 100 ms");
+    assert.deepEqual(urls(), ["http://10.0.0.1:8000/openai"], "the listed endpoints stay");
+    server.stallWatches = false;
+    server.put(slice("vllm-a", [["10.0.0.1", true], ["10.0.0.2", true]]));
+    await eventually(() => assert.deepEqual(urls(), ["http://10.0.0.1:8000/openai", "http://10.0.0.2:8000/openai"]));
   } finally {
     await discovery.stop();
     api.close();
