@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes the local cluster's PKI into DIR with openssl: a CA, the apiserver's serving certificate for 127.0.0.1,
+# Writes the local cluster's PKI into DIR with openssl: a CA, the apiserver's serving certificate (the node's bridge
+# address, and the kubernetes Service's address and names),
 # an admin client certificate (group system:masters), the service-account signing key pair, and for the real node:
 # the kubelet's client (system:node:<node>) and serving (the node IP) certificates, the apiserver's client
 # certificate for the kubelet, kube-proxy's (system:kube-proxy) and CoreDNS's (system:coredns) client certificates.
@@ -26,7 +27,7 @@ sign() {
 
 sign apiserver "/CN=kube-apiserver" "$(printf '%s\n' \
   'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' \
-  "subjectAltName=IP:127.0.0.1,IP:$NEXUS_KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
+  "subjectAltName=IP:127.0.0.1,IP:$NEXUS_NODE_IP,IP:$NEXUS_KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local")"
 # client NAME SUBJECT: a client certificate.
 client() {
   sign "$1" "$2" "$(printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' \

@@ -4,6 +4,9 @@
 # CoreDNS on the host as the cluster DNS (a kube-dns Service and EndpointSlice point at it). Addresses: network.sh.
 # The node's images come from scripts/images/local.sh and are imported into containerd: nothing is pulled.
 #
+#   node.sh network  (up.sh, before the control plane) checks the machine, records the node and makes its bridge:
+#                    the API server listens on the bridge's address, where pods reach it through the kubernetes
+#                    Service
 #   node.sh up    (up.sh, once the control plane answers) starts the node and waits until it is Ready
 #   node.sh down  (down.sh) stops every container and removes all the node made: processes (by PID, and what is left
 #                 in its cgroups), mounts, cgroups, iptables chains, the bridge and routes, sysctls it changed,
@@ -283,7 +286,8 @@ EOF
   wait_for "CoreDNS" curl -fsS "http://127.0.0.1:$ready/ready"
 }
 
-node_up() {
+# node_network: the checks, the record of what the node makes, and its network (node.sh network).
+node_network() {
   [ "$(id -u)" = 0 ] || fail "the real node needs root (containerd, a bridge, iptables)"
   local cmd
   for cmd in containerd containerd-shim-runc-v2 runc ctr iptables ip sysctl; do
@@ -311,6 +315,11 @@ node_up() {
   # From here on, down removes what this node made.
   echo "$state" >"$record/owner"
   timed "node: network ($NEXUS_BRIDGE $NEXUS_NODE_IP, pods $NEXUS_POD_CIDR, services $NEXUS_SERVICE_CIDR)" network_up
+  touch "$record/network"
+}
+
+node_up() {
+  if [ "$(cat "$record/owner" 2>/dev/null)" != "$state" ] || [ ! -f "$record/network" ]; then node_network; fi
   cgroups_up
   timed "node: containerd" containerd_up
   timed "node: import images" "${ctr[@]}" images import "${NEXUS_LOCAL_IMAGES:?}" >/dev/null
@@ -445,7 +454,8 @@ node_down() {
 }
 
 case "${1:-}" in
+  network) node_network ;;
   up) node_up ;;
   down) node_down ;;
-  *) echo "usage: node.sh up|down" >&2; exit 2 ;;
+  *) echo "usage: node.sh network|up|down" >&2; exit 2 ;;
 esac

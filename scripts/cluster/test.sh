@@ -8,7 +8,7 @@
 #   2. tests/cluster/placement.ts: placement on the real and the KWOK nodes, CRD validation, schema errors;
 #      tests/cluster/discovery.ts: EndpointSlice discovery as the gateway does it, on simulated pods;
 #   3. tests/cluster/pods.ts: end-to-end on real pods (smoke test, streaming, helm test, upgrade under load, shared
-#      rate limit, Redis outage);
+#      rate limit, Redis outage, per-pod routing to a worker Deployment that scales);
 #   4. a check that tests/schemas matches this cluster's OpenAPI.
 # Tears the cluster down at the end, also on failure. Only one local cluster with a real node runs per machine.
 # Needs: root, scripts/install_tools.sh (helm, ct, yamllint, yamale, the cluster binaries, container tools), deno,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts the local test cluster: etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1;
+# Starts the local test cluster: etcd, kube-controller-manager and kube-scheduler on 127.0.0.1, kube-apiserver on the
+# real node's bridge address (network.sh), where host clients and pods (through the kubernetes Service) both reach it;
 # kwok, which simulates two GPU nodes (nodepool=gpu, taint nvidia.com/gpu=true:NoSchedule, nvidia.com/gpu: 4); and one
 # real CPU node (nodepool=cpu; node.sh: containerd, kubelet, kube-proxy, CoreDNS, a local bridge) that runs the images
 # scripts/images/local.sh builds (the chart uses them with scripts/cluster/local-images-values.yaml). Then installs
@@ -41,7 +42,7 @@ kind: Config
 clusters:
   - name: nexus-local
     cluster:
-      server: https://127.0.0.1:$api_port
+      server: https://$NEXUS_NODE_IP:$api_port
       certificate-authority: $pki/ca.crt
 users:
   - name: nexus-admin
@@ -75,8 +76,7 @@ control_plane() {
 
   start kube-apiserver "$NEXUS_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --endpoint-reconciler-type none \
+    --bind-address "$NEXUS_NODE_IP" --advertise-address "$NEXUS_NODE_IP" --secure-port "$api_port" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
@@ -97,6 +97,8 @@ control_plane() {
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --profiling=false
   wait_for "the default service account" "$NEXUS_BIN/kubectl" --kubeconfig "$kubeconfig" get serviceaccount default -n default
 }
+# The node's bridge first: the API server listens on its address.
+bash "$here/node.sh" network
 timed "cluster: control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)" control_plane
 
 # kwok's nodes and simulated pods get addresses that network.sh makes unreachable: nothing pretends to answer there.

@@ -40,12 +40,17 @@ async function livePods(namespace: string, component: string): Promise<Manifest[
   return (await componentPods(namespace, component)).filter((p) => !p.metadata.deletionTimestamp);
 }
 
-/** POSTs one chat completion and returns the status (the body is read and dropped). */
-async function chat(url: string, key: string, init: { client?: Deno.HttpClient } = {}): Promise<number> {
+/** POSTs one chat completion (of `content`, default "hello") and returns the status (the body is dropped). */
+async function chat(
+  url: string,
+  key: string,
+  init: { client?: Deno.HttpClient; content?: string } = {},
+): Promise<number> {
+  const messages = init.content === undefined ? hello : [{ role: "user", content: init.content }];
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "x-api-key": key, "content-type": "application/json" },
-    body: JSON.stringify({ model: "mock-worker", messages: hello, max_tokens: 1 }),
+    body: JSON.stringify({ model: "mock-worker", messages, max_tokens: 1 }),
     signal: AbortSignal.timeout(30_000),
     client: init.client,
   });
@@ -294,6 +299,99 @@ Deno.test({
           assert.equal(redis.status.conditions.find((c: { type: string }) => c.type === "Ready").status, "True");
         },
       );
+    } finally {
+      await dropNamespace(release);
+    }
+  },
+});
+
+/** The endpoints (base URLs) a gateway pod routes upstream `upstream` to, from /debug/endpoints on its metrics port. */
+async function gatewayEndpoints(gatewayPod: Manifest, upstream: string): Promise<string[]> {
+  const response = await fetch(`http://${gatewayPod.status.podIP}:9464/debug/endpoints`);
+  const state = await response.json();
+  return (state.upstreams[upstream]?.endpoints ?? []).map((e: { url: string }) => e.url).sort();
+}
+
+/** Waits until every gateway pod routes the mock upstream to exactly the ready mock pods; returns their URLs. */
+async function waitForPodRouting(release: string, pods: number): Promise<string[]> {
+  return await waitFor(`every gateway pod to route to the ${pods} ready mock pods`, async () => {
+    const mocks = (await livePods(release, "worker-mock")).filter((p) =>
+      p.status.conditions?.some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True")
+    );
+    if (mocks.length !== pods) return undefined;
+    const expected = mocks.map((p) => `http://${p.status.podIP}:${p.spec.containers[0].ports[0].containerPort}`).sort();
+    for (const gateway of await livePods(release, "gateway")) {
+      if (JSON.stringify(await gatewayEndpoints(gateway, "mock")) !== JSON.stringify(expected)) return undefined;
+    }
+    return expected;
+  });
+}
+
+/** Requests each mock pod finished (vllm:request_success_total), by pod URL. */
+async function servedByPod(podUrls: string[]): Promise<Map<string, number>> {
+  const served = new Map<string, number>();
+  for (const url of podUrls) {
+    served.set(url, metricValue(await (await fetch(`${url}/metrics`)).text(), "vllm:request_success_total"));
+  }
+  return served;
+}
+
+/** Sends `count` chat completions through the gateway Service, one at a time, each with its own prompt. */
+async function chats(gateway: string, key: string, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) statuses.push(await chat(gateway, key, { content: `question ${i}` }));
+  return statuses;
+}
+
+Deno.test({
+  name: "a mock worker of several pods on the real node: the gateway pods discover them and pick per request",
+  ...noLeaks,
+  fn: async (t) => {
+    const release = "nexus-routing";
+    try {
+      // Discovery is on by default for a Deployment worker of more than one replica; least_request is the default
+      // picker. The mock's HPA is off (this cluster has no metrics server): kubectl scales it, as an HPA would.
+      await installMock(release, {
+        gateway: { rateLimit: { rpm: 1_000_000 } },
+        workers: { mock: { replicas: 3, autoscaling: { enabled: false } } },
+      });
+      const gateway = await serviceUrl(release, `${release}-gateway`, 2);
+      const key = await generatedKey(release);
+
+      await t.step(
+        "each gateway pod, with the chart's ServiceAccount and Role, routes to the three mock pods, and every pod serves",
+        async () => {
+          const pods = await waitForPodRouting(release, 3);
+          const before = await servedByPod(pods);
+          assert.deepEqual(await chats(gateway, key, 60), Array(60).fill(200));
+          const after = await servedByPod(pods);
+          const served = pods.map((pod) => after.get(pod)! - before.get(pod)!);
+          assert.equal(served.reduce((a, b) => a + b), 60, `served per pod: ${served}`);
+          assert.ok(served.every((n) => n > 0), `served per pod: ${served}`);
+        },
+      );
+
+      await t.step("scaled to four, the new pod is discovered and serves", async () => {
+        const old = await waitForPodRouting(release, 3);
+        await must("kubectl", ["-n", release, "scale", `deployment/${release}-mock`, "--replicas", "4"]);
+        const pods = await waitForPodRouting(release, 4);
+        const [added] = pods.filter((pod) => !old.includes(pod));
+        const before = await servedByPod([added]);
+        assert.deepEqual(await chats(gateway, key, 60), Array(60).fill(200));
+        const after = await servedByPod([added]);
+        assert.ok(after.get(added)! - before.get(added)! > 0, `${added} served none of 60 requests`);
+      });
+
+      await t.step("scaled down to one while requests keep coming, every request succeeds", async () => {
+        const load = startLoad(gateway, { key, perSecond: 10 });
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await must("kubectl", ["-n", release, "scale", `deployment/${release}-mock`, "--replicas", "1"]);
+        await waitForPodRouting(release, 1);
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        const { ok, failures } = await load.stop();
+        assert.deepEqual(failures, [], `${failures.length} of ${ok + failures.length} requests failed`);
+        assert.ok(ok > 0);
+      });
     } finally {
       await dropNamespace(release);
     }
