@@ -40,13 +40,13 @@ async function livePods(namespace: string, component: string): Promise<Manifest[
   return (await componentPods(namespace, component)).filter((p) => !p.metadata.deletionTimestamp);
 }
 
-/** POSTs one chat completion (of `content`, default "hello") and returns the status (the body is dropped). */
+/** POSTs one chat completion (of `messages`, default "hello") and returns the status (the body is dropped). */
 async function chat(
   url: string,
   key: string,
-  init: { client?: Deno.HttpClient; content?: string } = {},
+  init: { client?: Deno.HttpClient; messages?: Array<{ role: string; content: string }> } = {},
 ): Promise<number> {
-  const messages = init.content === undefined ? hello : [{ role: "user", content: init.content }];
+  const messages = init.messages ?? hello;
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "x-api-key": key, "content-type": "application/json" },
@@ -339,7 +339,9 @@ async function servedByPod(podUrls: string[]): Promise<Map<string, number>> {
 /** Sends `count` chat completions through the gateway Service, one at a time, each with its own prompt. */
 async function chats(gateway: string, key: string, count: number): Promise<number[]> {
   const statuses: number[] = [];
-  for (let i = 0; i < count; i++) statuses.push(await chat(gateway, key, { content: `question ${i}` }));
+  for (let i = 0; i < count; i++) {
+    statuses.push(await chat(gateway, key, { messages: [{ role: "user", content: `question ${i}` }] }));
+  }
   return statuses;
 }
 
@@ -368,6 +370,53 @@ Deno.test({
           const served = pods.map((pod) => after.get(pod)! - before.get(pod)!);
           assert.equal(served.reduce((a, b) => a + b), 60, `served per pod: ${served}`);
           assert.ok(served.every((n) => n > 0), `served per pod: ${served}`);
+        },
+      );
+
+      await t.step(
+        "with the prefix picker, each gateway pod scrapes every mock pod's load and keeps a shared prompt on one pod",
+        async () => {
+          const old = new Set((await livePods(release, "gateway")).map((p) => p.metadata.name));
+          await must("helm", [
+            "upgrade",
+            release,
+            chartDir,
+            "-n",
+            release,
+            "--reuse-values",
+            "--set",
+            "gateway.routing.picker=prefix",
+            "--wait",
+            "--timeout",
+            "300s",
+          ]);
+          await waitFor("the old gateway pods to be gone", async () => {
+            const all = await componentPods(release, "gateway");
+            return all.some((p) => old.has(p.metadata.name)) ? undefined : true;
+          });
+          await serviceUrl(release, `${release}-gateway`, 2);
+          const pods = await waitForPodRouting(release, 3);
+          for (const gatewayPod of await livePods(release, "gateway")) {
+            await waitFor(`${gatewayPod.metadata.name} to have scraped every mock pod`, async () => {
+              const state = await (await fetch(`http://${gatewayPod.status.podIP}:9464/debug/endpoints`)).json();
+              const endpoints: Array<{ load?: { running: number } }> = state.upstreams.mock.endpoints;
+              return state.upstreams.mock.pickers.includes("prefix") && endpoints.every((e) => e.load !== undefined)
+                ? true
+                : undefined;
+            });
+          }
+          // One long system prompt (a tenant's instructions) with a different question each time: a gateway pod sends
+          // them all to the pod that served the first, so at most one pod per gateway pod serves them.
+          const system = "You are the support assistant of one tenant. ".repeat(60);
+          const before = await servedByPod(pods);
+          for (let i = 0; i < 20; i++) {
+            const messages = [{ role: "system", content: system }, { role: "user", content: `question ${i}` }];
+            assert.equal(await chat(gateway, key, { messages }), 200);
+          }
+          const after = await servedByPod(pods);
+          const served = pods.map((pod) => after.get(pod)! - before.get(pod)!);
+          assert.equal(served.reduce((a, b) => a + b), 20, `served per pod: ${served}`);
+          assert.ok(served.filter((n) => n > 0).length <= 2, `served per pod: ${served}`);
         },
       );
 
