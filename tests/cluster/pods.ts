@@ -40,6 +40,31 @@ async function livePods(namespace: string, component: string): Promise<Manifest[
   return (await componentPods(namespace, component)).filter((p) => !p.metadata.deletionTimestamp);
 }
 
+/**
+ * `helm upgrade --reuse-values --set <value> --wait` of a release whose gateway config it changes, then waits until the
+ * gateway pods from before it are gone (rolled).
+ */
+async function upgradeGateway(release: string, value: string): Promise<void> {
+  const old = new Set((await componentPods(release, "gateway")).map((p) => p.metadata.name));
+  await must("helm", [
+    "upgrade",
+    release,
+    chartDir,
+    "-n",
+    release,
+    "--reuse-values",
+    "--set",
+    value,
+    "--wait",
+    "--timeout",
+    "300s",
+  ]);
+  await waitFor("the old gateway pods to be gone", async () => {
+    const all = await componentPods(release, "gateway");
+    return all.some((p) => old.has(p.metadata.name)) ? undefined : true;
+  });
+}
+
 /** POSTs one chat completion (of `messages`, default "hello") and returns the status (the body is dropped). */
 async function chat(
   url: string,
@@ -179,24 +204,7 @@ Deno.test({
           assert.equal(before.length, 2);
           const load = startLoad(gateway, { key, perSecond: 20 });
           await new Promise((resolve) => setTimeout(resolve, 5_000));
-          await must("helm", [
-            "upgrade",
-            release,
-            chartDir,
-            "-n",
-            release,
-            "--reuse-values",
-            "--set",
-            "gateway.rateLimit.rpm=999999",
-            "--wait",
-            "--timeout",
-            "300s",
-          ]);
-          const names = new Set(before.map((p) => p.metadata.name));
-          await waitFor("the old gateway pods to be gone", async () => {
-            const all = await componentPods(release, "gateway");
-            return all.some((p) => names.has(p.metadata.name)) ? undefined : true;
-          });
+          await upgradeGateway(release, "gateway.rateLimit.rpm=999999");
           // At least 30 s of load, and some after the last old pod went.
           await new Promise((resolve) => setTimeout(resolve, Math.max(5_000, 30_000 - load.elapsedMs())));
           const { ok, failures } = await load.stop();
@@ -376,24 +384,7 @@ Deno.test({
       await t.step(
         "with the prefix picker, each gateway pod scrapes every mock pod's load and keeps a shared prompt on one pod",
         async () => {
-          const old = new Set((await livePods(release, "gateway")).map((p) => p.metadata.name));
-          await must("helm", [
-            "upgrade",
-            release,
-            chartDir,
-            "-n",
-            release,
-            "--reuse-values",
-            "--set",
-            "gateway.routing.picker=prefix",
-            "--wait",
-            "--timeout",
-            "300s",
-          ]);
-          await waitFor("the old gateway pods to be gone", async () => {
-            const all = await componentPods(release, "gateway");
-            return all.some((p) => old.has(p.metadata.name)) ? undefined : true;
-          });
+          await upgradeGateway(release, "gateway.routing.picker=prefix");
           await serviceUrl(release, `${release}-gateway`, 2);
           const pods = await waitForPodRouting(release, 3);
           for (const gatewayPod of await livePods(release, "gateway")) {
