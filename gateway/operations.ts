@@ -75,7 +75,6 @@ const INPUT_COST: TokenCost = { generates: false, maxOutput: [] };
 /** Audio: a multipart form, no cap to read; the completion reserved is the default. */
 const AUDIO_COST: TokenCost = { generates: true, maxOutput: [] };
 
-/** Every operation, in the order the README lists them. */
 /** Reranking: Cohere's v1 and v2 paths, which vLLM serves alike. */
 const RERANK = {
   name: "rerank",
@@ -88,6 +87,7 @@ const RERANK = {
   tokenCost: INPUT_COST,
 } as const satisfies Omit<Operation, "path" | "upstreamPath">;
 
+/** Every operation, in the order the README lists them. */
 export const OPERATIONS: readonly Operation[] = [
   {
     name: "chat",

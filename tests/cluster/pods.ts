@@ -313,11 +313,15 @@ Deno.test({
   },
 });
 
-/** The endpoints (base URLs) a gateway pod routes upstream `upstream` to, from /debug/endpoints on its metrics port. */
-async function gatewayEndpoints(gatewayPod: Manifest, upstream: string): Promise<string[]> {
+/** What a gateway pod routes the mock upstream with, from /debug/endpoints on its metrics port. */
+interface MockUpstreamState {
+  pickers: string[];
+  endpoints: Array<{ url: string; load?: { running: number } }>;
+}
+
+async function mockUpstreamState(gatewayPod: Manifest): Promise<MockUpstreamState> {
   const response = await fetch(`http://${gatewayPod.status.podIP}:9464/debug/endpoints`);
-  const state = await response.json();
-  return (state.upstreams[upstream]?.endpoints ?? []).map((e: { url: string }) => e.url).sort();
+  return (await response.json()).upstreams.mock ?? { pickers: [], endpoints: [] };
 }
 
 /** Waits until every gateway pod routes the mock upstream to exactly the ready mock pods; returns their URLs. */
@@ -329,7 +333,8 @@ async function waitForPodRouting(release: string, pods: number): Promise<string[
     if (mocks.length !== pods) return undefined;
     const expected = mocks.map((p) => `http://${p.status.podIP}:${p.spec.containers[0].ports[0].containerPort}`).sort();
     for (const gateway of await livePods(release, "gateway")) {
-      if (JSON.stringify(await gatewayEndpoints(gateway, "mock")) !== JSON.stringify(expected)) return undefined;
+      const urls = (await mockUpstreamState(gateway)).endpoints.map((e) => e.url).sort();
+      if (JSON.stringify(urls) !== JSON.stringify(expected)) return undefined;
     }
     return expected;
   });
@@ -389,11 +394,8 @@ Deno.test({
           const pods = await waitForPodRouting(release, 3);
           for (const gatewayPod of await livePods(release, "gateway")) {
             await waitFor(`${gatewayPod.metadata.name} to have scraped every mock pod`, async () => {
-              const state = await (await fetch(`http://${gatewayPod.status.podIP}:9464/debug/endpoints`)).json();
-              const endpoints: Array<{ load?: { running: number } }> = state.upstreams.mock.endpoints;
-              return state.upstreams.mock.pickers.includes("prefix") && endpoints.every((e) => e.load !== undefined)
-                ? true
-                : undefined;
+              const { pickers, endpoints } = await mockUpstreamState(gatewayPod);
+              return pickers.includes("prefix") && endpoints.every((e) => e.load !== undefined) ? true : undefined;
             });
           }
           // One long system prompt (a tenant's instructions) with a different question each time: a gateway pod sends
